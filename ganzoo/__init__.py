@@ -1,0 +1,33 @@
+"""ganzoo: a plugin-based GAN model zoo for PyTorch.
+
+Importing ganzoo is cheap: listing goes through plugin manifests and never imports torch; the
+functions that build or load models import it when called.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+from ganzoo.errors import GanzooError  # noqa: E402
+from ganzoo.registry import list_models, list_plugins, registry  # noqa: E402
+
+if TYPE_CHECKING:
+    from ganzoo.models import GAN
+
+__all__ = ["GanzooError", "__version__", "create", "list_models", "list_plugins", "load", "registry"]
+
+
+def create(name: str, recipe: str = "default", **overrides: Any) -> GAN:
+    """An untrained model from the registry, e.g. ``create("dcgan", size=64)``."""
+    from ganzoo.models import create as _create
+
+    return _create(name, recipe, **overrides)
+
+
+def load(source: str, device: str | None = None) -> GAN:
+    """A pretrained model from a zoo name, ``hf://ORG/NAME[@REV]``, a Hub-ready folder or a run."""
+    from ganzoo.hub import load as _load
+
+    return _load(source, device=device)

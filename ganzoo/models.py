@@ -1,0 +1,355 @@
+"""Models: named compositions of registered components, with their training step.
+
+The paper needs two shapes of model, and they are the two classes here:
+
+- ``UnconditionalGAN``: noise to image, one generator and one discriminator (DCGAN, WGAN).
+- ``CycleGAN``: unpaired image-to-image translation with two generators, two discriminators and
+  a cycle-consistency loss (the paper's improved translator, section 4.2).
+
+Plugins supply networks and losses by name and pick one of these classes (or their own subclass
+of ``GAN``) as their model's builder; nothing here knows about any particular plugin.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganzoo import __version__
+from ganzoo.errors import GanzooError
+from ganzoo.optim import Stepper, make_optimizer
+from ganzoo.recipes import parse_size, resolve_recipe
+from ganzoo.registry import registry
+
+
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] network images to [0, 1]."""
+    return (images.float().clamp(-1, 1) + 1) / 2
+
+
+def from_unit(images: torch.Tensor) -> torch.Tensor:
+    """[0, 1] user images to the [-1, 1] networks work in."""
+    return images * 2 - 1
+
+
+class GAN(nn.Module):
+    """A model object: its networks, its config, and how one training step goes.
+
+    ``config`` is what ``config.json`` of a Hub-ready folder holds; ``training=False`` builds only
+    the networks that are exported (the generators), for inference.
+    """
+
+    task = "unconditional"
+    #: the dataset roles a batch carries, e.g. ("target",) or ("source", "target")
+    domains: tuple[str, ...] = ("target",)
+
+    def __init__(self, config: dict[str, Any], training: bool = True):
+        super().__init__()
+        self.config = config
+        self.recipe = config["recipe"]
+        self.image_size = tuple(config["image_size"])
+        self.channels = int(config["channels"])
+        self.training_enabled = training
+
+    # building blocks ------------------------------------------------------------------------
+    def _network(self, role: str) -> nn.Module:
+        spec = self.config["components"][role]
+        kind = "generators" if role.startswith("generator") else "discriminators"
+        return registry().build(
+            kind, spec["name"], size=self.image_size, channels=self.channels, **spec["args"]
+        )
+
+    def _loss(self):
+        spec = self.config["components"]["loss"]
+        return registry().build("losses", spec["name"], **spec["args"])
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # the interface the engine and the hub use -----------------------------------------------
+    def exported(self) -> dict[str, nn.Module]:
+        """The networks written to ``model.safetensors``, by the key prefix they are saved under."""
+        raise NotImplementedError
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def train_step(
+        self, batch: dict[str, torch.Tensor], step: int, stepper: Stepper
+    ) -> dict[str, torch.Tensor]:
+        """One step on a batch of [-1, 1] images; returns the losses to log (detached)."""
+        raise NotImplementedError
+
+    def preview_inputs(self, batch: dict[str, torch.Tensor], n: int, seed: int) -> torch.Tensor:
+        """Fixed inputs for the sample grids written while training."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def preview(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] for a grid, from ``preview_inputs``."""
+        raise NotImplementedError
+
+    def sample(self, n: int, seed: int | None = None) -> torch.Tensor:
+        raise GanzooError(f"{self.config['model']} is a {self.task} model; it has no sample()")
+
+    def translate(self, images: torch.Tensor, reverse: bool = False) -> torch.Tensor:
+        raise GanzooError(f"{self.config['model']} is a {self.task} model; it has no translate()")
+
+
+class UnconditionalGAN(GAN):
+    """Noise to image: generator ``G(z)``, discriminator ``D(x)``, one adversarial loss.
+
+    Each step updates the discriminator on one real batch; the generator is updated on every
+    ``n_critic``-th step, which gives WGAN's n_critic critic iterations per generator iteration.
+    """
+
+    task = "unconditional"
+    domains = ("target",)
+
+    def __init__(self, config: dict[str, Any], training: bool = True):
+        super().__init__(config, training)
+        self.generator = self._network("generator")
+        if training:
+            self.discriminator = self._network("discriminator")
+            self.loss = self._loss()
+        if self.generator.latent_dim is None:
+            raise GanzooError("an unconditional model needs a generator with a latent_dim")
+
+    def exported(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator}
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {
+            "generator": make_optimizer(self.generator.parameters(), self.recipe, self.recipe["lr_g"]),
+            "discriminator": make_optimizer(
+                self.discriminator.parameters(), self.recipe, self.recipe["lr_d"]
+            ),
+        }
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.generator.latent_dim, generator=generator).to(self.device)
+
+    def train_step(self, batch, step, stepper):
+        real = batch["target"]
+        with stepper.autocast():
+            fake = self.generator(self.noise(real.shape[0]))
+            loss_d = self.loss.discriminator_loss(
+                self.discriminator(real), self.discriminator(fake.detach())
+            )
+        penalty = self.loss.penalty(self.discriminator, real, fake.detach())
+        if penalty is not None:
+            loss_d = loss_d + penalty
+        stepper.step("discriminator", loss_d)
+        self.loss.after_discriminator_step(self.discriminator)
+        logs = {"loss_d": loss_d.detach()}
+        if (step + 1) % int(self.recipe["n_critic"]) == 0:
+            self.discriminator.requires_grad_(False)
+            with stepper.autocast():
+                loss_g = self.loss.generator_loss(self.discriminator(fake))
+            stepper.step("generator", loss_g)
+            self.discriminator.requires_grad_(True)
+            logs["loss_g"] = loss_g.detach()
+        return logs
+
+    def preview_inputs(self, batch, n, seed):
+        return torch.randn(n, self.generator.latent_dim, generator=torch.Generator().manual_seed(seed))
+
+    @torch.no_grad()
+    def preview(self, inputs):
+        return to_unit(self.generator(inputs.to(self.device)))
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int | None = None) -> torch.Tensor:
+        """``n`` images as a float tensor ``[n, 3, H, W]`` in [0, 1]."""
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            return to_unit(self.generator(self.noise(n, gen)))
+        finally:
+            self.generator.train(was_training)
+
+
+class ImagePool:
+    """A buffer of earlier fakes (Shrivastava et al. 2017, as in CycleGAN): half of the time the
+    discriminator sees an older fake instead of the newest, which damps oscillation."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.images: list[torch.Tensor] = []
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        if self.size <= 0:
+            return images
+        out = []
+        for image in images.detach():
+            if len(self.images) < self.size:
+                self.images.append(image)
+                out.append(image)
+            elif random.random() < 0.5:
+                index = random.randrange(self.size)
+                out.append(self.images[index])
+                self.images[index] = image
+            else:
+                out.append(image)
+        return torch.stack(out)
+
+
+class CycleGAN(GAN):
+    """Unpaired translation X -> Y with ``G: X->Y``, ``F: Y->X`` and discriminators ``D_x``, ``D_y``.
+
+    Loss (Zhu et al. 2017; the paper's section 4.2): adversarial terms for both directions, plus
+    ``lambda_cycle * (|F(G(x)) - x|_1 + |G(F(y)) - y|_1)``, plus an optional identity term
+    ``lambda_cycle * lambda_identity * (|G(y) - y|_1 + |F(x) - x|_1)``. Exported generators are
+    ``generator`` (X->Y, source to target) and ``generator_reverse`` (Y->X).
+    """
+
+    task = "translation"
+    domains = ("source", "target")
+
+    def __init__(self, config: dict[str, Any], training: bool = True):
+        super().__init__(config, training)
+        self.generator = self._network("generator")
+        self.generator_reverse = self._network("generator")
+        if training:
+            self.discriminator_source = self._network("discriminator")
+            self.discriminator_target = self._network("discriminator")
+            self.loss = self._loss()
+            self.pool_source = ImagePool(int(self.recipe["pool_size"]))
+            self.pool_target = ImagePool(int(self.recipe["pool_size"]))
+
+    def exported(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator, "generator_reverse": self.generator_reverse}
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        generators = [*self.generator.parameters(), *self.generator_reverse.parameters()]
+        discriminators = [
+            *self.discriminator_source.parameters(),
+            *self.discriminator_target.parameters(),
+        ]
+        return {
+            "generators": make_optimizer(generators, self.recipe, self.recipe["lr_g"]),
+            "discriminators": make_optimizer(discriminators, self.recipe, self.recipe["lr_d"]),
+        }
+
+    def train_step(self, batch, step, stepper):
+        x, y = batch["source"], batch["target"]
+        d_x, d_y, loss = self.discriminator_source, self.discriminator_target, self.loss
+        with stepper.autocast():
+            fake_y = self.generator(x)
+            fake_x = self.generator_reverse(y)
+            pooled_y = self.pool_target.query(fake_y)
+            pooled_x = self.pool_source.query(fake_x)
+            loss_d = loss.discriminator_loss(d_y(y), d_y(pooled_y)) + loss.discriminator_loss(
+                d_x(x), d_x(pooled_x)
+            )
+        for disc, real, fake in ((d_y, y, pooled_y), (d_x, x, pooled_x)):
+            penalty = loss.penalty(disc, real, fake)
+            if penalty is not None:
+                loss_d = loss_d + penalty
+        stepper.step("discriminators", loss_d)
+        loss.after_discriminator_step(d_x)
+        loss.after_discriminator_step(d_y)
+        logs = {"loss_d": loss_d.detach()}
+
+        if (step + 1) % int(self.recipe["n_critic"]) == 0:
+            d_x.requires_grad_(False)
+            d_y.requires_grad_(False)
+            lambda_cycle = float(self.recipe["lambda_cycle"])
+            lambda_identity = float(self.recipe["lambda_identity"])
+            with stepper.autocast():
+                adversarial = loss.generator_loss(d_y(fake_y)) + loss.generator_loss(d_x(fake_x))
+                cycle = F.l1_loss(self.generator_reverse(fake_y), x) + F.l1_loss(
+                    self.generator(fake_x), y
+                )
+                loss_g = adversarial + lambda_cycle * cycle
+                if lambda_identity > 0:
+                    identity = F.l1_loss(self.generator(y), y) + F.l1_loss(
+                        self.generator_reverse(x), x
+                    )
+                    loss_g = loss_g + lambda_cycle * lambda_identity * identity
+            stepper.step("generators", loss_g)
+            d_x.requires_grad_(True)
+            d_y.requires_grad_(True)
+            logs.update(loss_g=loss_g.detach(), loss_cycle=cycle.detach())
+        return logs
+
+    def preview_inputs(self, batch, n, seed):
+        return batch["source"][:n].detach().cpu().clone()
+
+    @torch.no_grad()
+    def preview(self, inputs):
+        """Rows of (source, translation, reconstruction), side by side."""
+        x = inputs.to(self.device)
+        fake = self.generator(x)
+        rec = self.generator_reverse(fake)
+        return to_unit(torch.stack([x, fake, rec], dim=1).flatten(0, 1))
+
+    @torch.no_grad()
+    def translate(self, images: torch.Tensor, reverse: bool = False) -> torch.Tensor:
+        """Images ``[N, 3, H, W]`` in [0, 1] from the source to the target domain (or back)."""
+        net = self.generator_reverse if reverse else self.generator
+        was_training = net.training
+        net.eval()
+        try:
+            return to_unit(net(from_unit(images.to(self.device).float())))
+        finally:
+            net.train(was_training)
+
+
+def make_config(
+    model: str, recipe: str = "default", overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The full config of a model: which plugin, which components with which arguments, and the
+    resolved recipe. This is what ``config.json`` holds, and all that is needed to rebuild it."""
+    reg = registry()
+    entry = reg.get("models", model)
+    resolved = resolve_recipe(entry.spec, recipe, overrides)
+    plugin = reg.plugins[entry.plugin]
+    components = {}
+    for role, kind in (("generator", "generators"), ("discriminator", "discriminators"),
+                       ("loss", "losses")):
+        name = resolved[role]
+        if not name:
+            raise GanzooError(f"model {model!r} names no {role} in its recipe")
+        reg.get(kind, name)  # an unknown name fails here, before any building
+        components[role] = {"name": name, "args": copy.deepcopy(resolved[f"{role}_args"])}
+    return {
+        "ganzoo_version": __version__,
+        "model": entry.name,
+        "plugin": entry.plugin,
+        "distribution": plugin.distribution,
+        "plugin_version": plugin.version,
+        "task": entry.spec.get("task", "unconditional"),
+        "recipe_name": recipe,
+        "components": components,
+        "image_size": list(parse_size(resolved["size"])),
+        "channels": int(resolved["channels"]),
+        "normalization": {"range": [-1, 1], "mean": [0.5] * 3, "std": [0.5] * 3},
+        "recipe": resolved,
+    }
+
+
+def build(config: dict[str, Any], training: bool = True) -> GAN:
+    """Builds the model a config describes, through the registry."""
+    entry = registry().find("models", f"{config['plugin']}:{config['model']}") or registry().find(
+        "models", config["model"]
+    )
+    if entry is None:
+        package = config.get("distribution", f"the plugin {config.get('plugin')!r}")
+        raise GanzooError(
+            f"model {config['model']!r} comes from plugin {config.get('plugin')!r}, which is not "
+            f"installed; install it with: pip install {package}"
+        )
+    return entry.load()(config, training=training)
+
+
+def create(name: str, recipe: str = "default", **overrides: Any) -> GAN:
+    """An untrained model from the registry; keyword arguments override recipe fields."""
+    return build(make_config(name, recipe, overrides))

@@ -1,0 +1,81 @@
+"""Optimizers from recipe fields, and the precision-aware step every training step goes through."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+
+from ganzoo.errors import GanzooError
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def make_optimizer(
+    params: Iterable[torch.nn.Parameter], recipe: dict[str, Any], lr: float
+) -> torch.optim.Optimizer:
+    name = str(recipe["optimizer"]).lower()
+    params = list(params)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=tuple(recipe["betas"]))
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=tuple(recipe["betas"]))
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=float(recipe["momentum"]))
+    raise GanzooError(f"unknown optimizer {name!r}; choose adam, adamw, rmsprop or sgd")
+
+
+class Stepper:
+    """Runs backward and optimizer steps under the chosen precision.
+
+    bf16 autocasts on CPU and CUDA; fp16 autocasts on CUDA with a gradient scaler so small
+    gradients survive. Models call ``autocast()`` around forward passes and ``step(name, loss)``
+    for each optimizer; the engine calls ``update()`` once per training step.
+    """
+
+    def __init__(
+        self, optimizers: dict[str, torch.optim.Optimizer], device: torch.device, precision: str
+    ):
+        if precision not in PRECISIONS:
+            raise GanzooError(f"unknown precision {precision!r}; choose {', '.join(PRECISIONS)}")
+        if precision == "fp16" and device.type != "cuda":
+            raise GanzooError("fp16 needs a CUDA device; use --precision bf16 on CPU")
+        self.optimizers = optimizers
+        self.device_type = device.type
+        self.dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        self.scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=self.dtype)
+
+    def step(self, name: str, loss: torch.Tensor) -> None:
+        optimizer = self.optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        if self.scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(optimizer)
+
+    def update(self) -> None:
+        if self.scaler is not None:
+            self.scaler.update()
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {name: opt.state_dict() for name, opt in self.optimizers.items()}
+        if self.scaler is not None:
+            state["_scaler"] = self.scaler.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state[name])
+        if self.scaler is not None and "_scaler" in state:
+            self.scaler.load_state_dict(state["_scaler"])

@@ -1,0 +1,1 @@
+"""DCGAN for ganzoo. Kept empty so that reading the manifest imports nothing heavy."""

@@ -1,0 +1,73 @@
+"""What the improved plugin contributes. Plain data: reading it imports no torch."""
+
+_COMPONENTS = {
+    "generator": "improved-generator",
+    "discriminator": "patchgan70",
+    # the adversarial loss is the wgan plugin's, used by name
+    "loss": "wasserstein-clip",
+}
+
+# CycleGAN fields every translation recipe carries.
+_CYCLE = {"lambda_cycle": 10.0, "lambda_identity": 0.0, "pool_size": 50}
+
+MANIFEST = {
+    "models": {
+        "improved": {
+            "builder": "ganzoo.models:CycleGAN",
+            "task": "translation",
+            "summary": "the paper's photo-to-anime translator: ResNet-18-style encoder-decoder, "
+            "70x70 PatchGAN, Wasserstein loss, cycle loss",
+            "paper": "Deep learning-driven migration model for creative animation generation "
+            "(section 4.2), with CycleGAN (Zhu et al. 2017)",
+            "tags": ["translation", "cyclegan", "anime"],
+            "recipes": {
+                "default": {
+                    **_COMPONENTS,
+                    **_CYCLE,
+                    "generator_args": {"width": 32},
+                    "discriminator_args": {"width": 32},
+                    "loss_args": {"clip_value": 0.01},
+                    "optimizer": "rmsprop",
+                    "lr_g": 2e-4,
+                    "lr_d": 2e-4,
+                    "n_critic": 1,
+                    "batch_size": 8,
+                    "steps": 1500,
+                },
+                # Section 5.2: SGD, learning rate 0.002, 200 epochs; lambda 10 as in CycleGAN,
+                # full ResNet-18 widths. Batch size and n_critic are not given: 1 and 1.
+                "paper": {
+                    **_COMPONENTS,
+                    **_CYCLE,
+                    "generator_args": {"width": 64},
+                    "discriminator_args": {"width": 64},
+                    "loss_args": {"clip_value": 0.01},
+                    "optimizer": "sgd",
+                    "lr_g": 0.002,
+                    "lr_d": 0.002,
+                    "n_critic": 1,
+                    "batch_size": 1,
+                    "epochs": 200,
+                },
+            },
+        }
+    },
+    "generators": {
+        "improved-generator": {
+            "builder": "ganzoo_improved.networks:ImprovedGenerator",
+            "summary": "ResNet-18-style encoder (instance norm, concatenating residual blocks) "
+            "and a decoder with additive skips; image to image",
+        },
+        "improved-timm-generator": {
+            "builder": "ganzoo_improved.networks:TimmImprovedGenerator",
+            "summary": "the improved decoder on a timm resnet18 features_only encoder with "
+            "instance norm",
+        },
+    },
+    "discriminators": {
+        "patchgan70": {
+            "builder": "ganzoo_improved.networks:PatchGAN70",
+            "summary": "70x70 PatchGAN: one score per overlapping 70x70 patch, any input size",
+        }
+    },
+}

@@ -1,0 +1,61 @@
+"""What the wgan plugin contributes. Plain data: reading it imports no torch."""
+
+_COMPONENTS = {
+    # the generator is DCGAN's, used by name from the dcgan plugin
+    "generator": "dcgan-generator",
+    "discriminator": "wgan-critic",
+    "loss": "wasserstein-clip",
+}
+
+MANIFEST = {
+    "models": {
+        "wgan": {
+            "builder": "ganzoo.models:UnconditionalGAN",
+            "task": "unconditional",
+            "summary": "Wasserstein GAN: DCGAN networks, linear critic, weight clipping",
+            "paper": "Arjovsky, Chintala and Bottou 2017, https://arxiv.org/abs/1701.07875",
+            "tags": ["unconditional", "wgan"],
+            "recipes": {
+                # Arjovsky et al. Algorithm 1: RMSprop 5e-5, clip 0.01, n_critic 5, batch 64.
+                "default": {
+                    **_COMPONENTS,
+                    "loss_args": {"clip_value": 0.01},
+                    "optimizer": "rmsprop",
+                    "lr_g": 5e-5,
+                    "lr_d": 5e-5,
+                    "n_critic": 5,
+                    "batch_size": 64,
+                    "steps": 25000,
+                },
+                # The paper's section 5.2: SGD, learning rate 0.002, 200 epochs; clipping and
+                # n_critic as in Arjovsky et al. since the paper names none.
+                "paper": {
+                    **_COMPONENTS,
+                    "loss_args": {"clip_value": 0.01},
+                    "optimizer": "sgd",
+                    "lr_g": 0.002,
+                    "lr_d": 0.002,
+                    "n_critic": 5,
+                    "batch_size": 64,
+                    "epochs": 200,
+                },
+            },
+        }
+    },
+    "discriminators": {
+        "wgan-critic": {
+            "builder": "ganzoo_wgan.networks:wgan_critic",
+            "summary": "DCGAN discriminator with a linear output (no sigmoid): a critic",
+        }
+    },
+    "losses": {
+        "wasserstein-clip": {
+            "builder": "ganzoo_wgan.losses:WassersteinClip",
+            "summary": "Wasserstein loss, critic weights clipped to [-c, c] after each step",
+        },
+        "wasserstein-gp": {
+            "builder": "ganzoo_wgan.losses:WassersteinGP",
+            "summary": "Wasserstein loss with gradient penalty, lambda 10 (Gulrajani et al. 2017)",
+        },
+    },
+}

@@ -16,7 +16,15 @@ from ganzoo.registry import list_models, list_plugins, registry  # noqa: E402
 if TYPE_CHECKING:
     from ganzoo.models import GAN
 
-__all__ = ["GanzooError", "__version__", "create", "list_models", "list_plugins", "load", "registry"]
+__all__ = [
+    "GanzooError",
+    "__version__",
+    "create",
+    "list_models",
+    "list_plugins",
+    "load",
+    "registry",
+]
 
 
 def create(name: str, recipe: str = "default", **overrides: Any) -> GAN:

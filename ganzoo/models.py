@@ -45,6 +45,10 @@ class GAN(nn.Module):
     """
 
     task = "unconditional"
+    #: the losses train_step logs, in the order metrics.csv shows them
+    log_keys: tuple[str, ...] = ("loss_d", "loss_g")
+    #: images per group in preview grids (a translator shows source, translation, reconstruction)
+    preview_group = 1
     #: the dataset roles a batch carries, e.g. ("target",) or ("source", "target")
     domains: tuple[str, ...] = ("target",)
 
@@ -101,6 +105,19 @@ class GAN(nn.Module):
     def translate(self, images: torch.Tensor, reverse: bool = False) -> torch.Tensor:
         raise GanzooError(f"{self.config['model']} is a {self.task} model; it has no translate()")
 
+    # publishing, in the manner of huggingface_hub's PyTorchModelHubMixin ----------------------
+    def save_pretrained(self, directory: str, **card: Any) -> str:
+        """Writes a Hub-ready folder: config.json, model.safetensors, README.md."""
+        from ganzoo.hub import save_pretrained
+
+        return str(save_pretrained(self, directory, **card))
+
+    def push_to_hub(self, repo_id: str, private: bool = False, **card: Any) -> tuple[str, str]:
+        """Uploads the model as a Hub-ready folder; returns (url, commit)."""
+        from ganzoo.hub import push_model_to_hub
+
+        return push_model_to_hub(self, repo_id, private=private, **card)
+
 
 class UnconditionalGAN(GAN):
     """Noise to image: generator ``G(z)``, discriminator ``D(x)``, one adversarial loss.
@@ -126,7 +143,9 @@ class UnconditionalGAN(GAN):
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {
-            "generator": make_optimizer(self.generator.parameters(), self.recipe, self.recipe["lr_g"]),
+            "generator": make_optimizer(
+                self.generator.parameters(), self.recipe, self.recipe["lr_g"]
+            ),
             "discriminator": make_optimizer(
                 self.discriminator.parameters(), self.recipe, self.recipe["lr_d"]
             ),
@@ -158,7 +177,9 @@ class UnconditionalGAN(GAN):
         return logs
 
     def preview_inputs(self, batch, n, seed):
-        return torch.randn(n, self.generator.latent_dim, generator=torch.Generator().manual_seed(seed))
+        return torch.randn(
+            n, self.generator.latent_dim, generator=torch.Generator().manual_seed(seed)
+        )
 
     @torch.no_grad()
     def preview(self, inputs):
@@ -176,11 +197,15 @@ class UnconditionalGAN(GAN):
             self.generator.train(was_training)
 
 
-class ImagePool:
+class ImagePool(nn.Module):
     """A buffer of earlier fakes (Shrivastava et al. 2017, as in CycleGAN): half of the time the
-    discriminator sees an older fake instead of the newest, which damps oscillation."""
+    discriminator sees an older fake instead of the newest, which damps oscillation.
+
+    It is a module only so that its contents travel in checkpoints (``get_extra_state``), which
+    exact resume needs."""
 
     def __init__(self, size: int):
+        super().__init__()
         self.size = size
         self.images: list[torch.Tensor] = []
 
@@ -194,15 +219,22 @@ class ImagePool:
                 out.append(image)
             elif random.random() < 0.5:
                 index = random.randrange(self.size)
-                out.append(self.images[index])
+                out.append(self.images[index].to(image.device))
                 self.images[index] = image
             else:
                 out.append(image)
         return torch.stack(out)
 
+    def get_extra_state(self) -> dict[str, Any]:
+        return {"images": [image.cpu() for image in self.images]}
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        # loaded on the CPU; query() moves each image to the device of the batch it joins
+        self.images = list(state["images"])
+
 
 class CycleGAN(GAN):
-    """Unpaired translation X -> Y with ``G: X->Y``, ``F: Y->X`` and discriminators ``D_x``, ``D_y``.
+    """Unpaired translation X -> Y: generators ``G: X->Y``, ``F: Y->X``; discriminators D_x, D_y.
 
     Loss (Zhu et al. 2017; the paper's section 4.2): adversarial terms for both directions, plus
     ``lambda_cycle * (|F(G(x)) - x|_1 + |G(F(y)) - y|_1)``, plus an optional identity term
@@ -212,6 +244,8 @@ class CycleGAN(GAN):
 
     task = "translation"
     domains = ("source", "target")
+    log_keys = ("loss_d", "loss_g", "loss_cycle")
+    preview_group = 3
 
     def __init__(self, config: dict[str, Any], training: bool = True):
         super().__init__(config, training)
@@ -313,8 +347,11 @@ def make_config(
     resolved = resolve_recipe(entry.spec, recipe, overrides)
     plugin = reg.plugins[entry.plugin]
     components = {}
-    for role, kind in (("generator", "generators"), ("discriminator", "discriminators"),
-                       ("loss", "losses")):
+    for role, kind in (
+        ("generator", "generators"),
+        ("discriminator", "discriminators"),
+        ("loss", "losses"),
+    ):
         name = resolved[role]
         if not name:
             raise GanzooError(f"model {model!r} names no {role} in its recipe")

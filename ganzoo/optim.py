@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
+import torch.distributed as dist
 
 from ganzoo.errors import GanzooError
 
@@ -59,10 +60,38 @@ class Stepper:
         optimizer.zero_grad(set_to_none=True)
         if self.scaler is None:
             loss.backward()
+            self._average_gradients(optimizer)
             optimizer.step()
         else:
             self.scaler.scale(loss).backward()
+            self._average_gradients(optimizer)
             self.scaler.step(optimizer)
+
+    @staticmethod
+    def _average_gradients(optimizer: torch.optim.Optimizer) -> None:
+        """Under torchrun, averages gradients over processes, as DistributedDataParallel does.
+
+        GAN steps call a network several times before one backward (real and fake through the
+        discriminator), which DDP's autograd hooks do not allow, so the all-reduce is explicit:
+        one flattened buffer per optimizer step, the same arithmetic as DDP's buckets.
+        """
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return
+        grads = [
+            p.grad
+            for group in optimizer.param_groups
+            for p in group["params"]
+            if p.grad is not None
+        ]
+        if not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= dist.get_world_size()
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset : offset + g.numel()].view_as(g))
+            offset += g.numel()
 
     def update(self) -> None:
         if self.scaler is not None:

@@ -1,0 +1,109 @@
+"""Checkpoints: everything needed to resume a run, in one safetensors file, written atomically.
+
+Tensors (network weights, optimizer moments, RNG states) are stored as safetensors tensors; the
+structure around them (optimizer param groups, step counts, Python's RNG state) is stored as JSON
+in the file's metadata, with each tensor replaced by a reference to its key. Nothing is pickled,
+so loading a checkpoint cannot run code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ganzoo.errors import GanzooError
+
+FORMAT = "ganzoo-checkpoint/1"
+_STEP_FILE = re.compile(r"step-(\d+)\.safetensors$")
+
+
+def flatten(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
+    """Moves every tensor in a nested structure into ``tensors``; returns the JSON-able rest."""
+    if isinstance(obj, torch.Tensor):
+        tensors[prefix] = obj.detach().to("cpu").contiguous().clone()
+        return {"__tensor__": prefix}
+    if isinstance(obj, dict):
+        # JSON keys are strings; optimizer state is keyed by int parameter indices.
+        return {"__dict__": [[k, flatten(v, f"{prefix}/{k}", tensors)] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        items = [flatten(v, f"{prefix}/{i}", tensors) for i, v in enumerate(obj)]
+        return {"__tuple__": items} if isinstance(obj, tuple) else items
+    return obj
+
+
+def unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            return tensors[obj["__tensor__"]]
+        if "__dict__" in obj:
+            return {k: unflatten(v, tensors) for k, v in obj["__dict__"]}
+        if "__tuple__" in obj:
+            return tuple(unflatten(v, tensors) for v in obj["__tuple__"])
+        return {k: unflatten(v, tensors) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [unflatten(v, tensors) for v in obj]
+    return obj
+
+
+def atomic_save(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> None:
+    """Writes to a temporary file in the same folder, syncs it, then renames it into place, so a
+    crash at any moment leaves either the old file or the complete new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: Path, step: int, state: dict[str, Any]) -> None:
+    tensors: dict[str, torch.Tensor] = {}
+    # top-level keys become tensor-name prefixes: "model/<state_dict key>", "optimizers/...", ...
+    structure = {key: flatten(value, key, tensors) for key, value in state.items()}
+    metadata = {"format": FORMAT, "step": str(step), "state": json.dumps(structure)}
+    atomic_save(tensors, metadata, path)
+
+
+def load_checkpoint(path: Path) -> tuple[int, dict[str, Any]]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise GanzooError(f"checkpoint {path} cannot be read: {exc}") from None
+    if metadata.get("format") != FORMAT:
+        raise GanzooError(f"{path} is not a ganzoo checkpoint (format {metadata.get('format')!r})")
+    structure = json.loads(metadata["state"])
+    return int(metadata["step"]), {key: unflatten(v, tensors) for key, v in structure.items()}
+
+
+def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """``(step, path)`` of every complete checkpoint in a run, oldest first."""
+    folder = Path(run_dir) / "checkpoints"
+    found = []
+    for path in folder.glob("step-*.safetensors"):
+        match = _STEP_FILE.search(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def prune_checkpoints(run_dir: Path, keep: int) -> None:
+    """Removes all but the newest ``keep`` checkpoints."""
+    for _, path in list_checkpoints(run_dir)[: -max(keep, 1)]:
+        path.unlink(missing_ok=True)

@@ -1,0 +1,434 @@
+"""The ``ganzoo`` command line.
+
+Each command is a thin layer over a library function. ``list`` must stay fast and free of torch,
+so heavy modules are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from typing import Any
+
+import click
+
+from ganzoo import __version__
+from ganzoo.errors import GanzooError
+from ganzoo.registry import KINDS, registry
+
+LIST_KINDS = (
+    "models",
+    "losses",
+    "metrics",
+    "datasets",
+    "generators",
+    "discriminators",
+    "zoo",
+    "plugins",
+)
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
+    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for row in rows:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ganzoo")
+def cli() -> None:
+    """ganzoo: a plugin-based GAN model zoo for PyTorch."""
+
+
+# ---------------------------------------------------------------------------------------------
+# list / info
+
+
+def _list_rows(kind: str, pattern: str | None) -> list[dict[str, Any]]:
+    reg = registry()
+    if kind == "plugins":
+        plugins = sorted(reg.plugins.values(), key=lambda p: p.name)
+        return [
+            {
+                "name": p.name,
+                "distribution": p.distribution,
+                "version": p.version,
+                "status": f"broken: {p.error}" if p.broken else "ok",
+                "contributes": len(p.entries),
+            }
+            for p in plugins
+            if not pattern or __import__("fnmatch").fnmatchcase(p.name, pattern)
+        ]
+    if kind == "zoo":
+        from ganzoo.zoo import zoo_entries
+
+        return [
+            {
+                "name": e.name,
+                "model": e.model,
+                "data": e.data,
+                "status": e.status,
+                "summary": e.summary,
+            }
+            for e in zoo_entries(pattern)
+        ]
+    return [
+        {"name": e.name, "plugin": e.plugin, "summary": e.summary}
+        for e in reg.entries(kind, pattern)
+    ]
+
+
+@cli.command("list")
+@click.argument("pattern", required=False)
+@click.option("--kind", type=click.Choice(LIST_KINDS), help="Only this kind of thing.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_command(pattern: str | None, kind: str | None, as_json: bool) -> None:
+    """Models, losses, metrics, datasets and zoo entries that installed plugins register.
+
+    PATTERN is a shell-style wildcard, e.g. 'w*'.
+    """
+    kinds = [kind] if kind else ["models", "losses", "metrics", "datasets", "zoo"]
+    result = {k: _list_rows(k, pattern) for k in kinds}
+    broken = [p for p in registry().plugins.values() if p.broken]
+    if as_json:
+        if not kind:
+            result["broken_plugins"] = [{"name": p.name, "error": p.error} for p in broken]
+        _echo_json(result[kind] if kind else result)
+        return
+    for k, rows in result.items():
+        if not rows:
+            continue
+        click.echo(click.style(k, bold=True))
+        headers = list(rows[0])
+        click.echo(_table([[str(r[h]) for h in headers] for r in rows], headers))
+        click.echo()
+    if not kind:
+        for p in broken:
+            click.echo(f"broken plugin {p.name} ({p.distribution} {p.version}): {p.error}")
+    if not any(result.values()):
+        click.echo("nothing matches" + (f" {pattern!r}" if pattern else ""))
+
+
+def _model_info(entry) -> dict[str, Any]:
+    from ganzoo.models import build, make_config
+
+    config = make_config(entry.name)
+    model = build(config)
+    params = {
+        name: sum(p.numel() for p in module.parameters())
+        for name, module in model.named_children()
+        if isinstance(module, __import__("torch").nn.Module)
+    }
+    plugin = registry().plugins[entry.plugin]
+    from ganzoo.zoo import zoo_entries
+
+    return {
+        "kind": "model",
+        "name": entry.name,
+        "plugin": entry.plugin,
+        "distribution": plugin.distribution,
+        "version": plugin.version,
+        "task": config["task"],
+        "summary": entry.summary,
+        "paper": entry.spec.get("paper", ""),
+        "components": config["components"],
+        "image_size": config["image_size"],
+        "recipes": sorted(entry.spec.get("recipes", {})),
+        "default_recipe": config["recipe"],
+        "parameters": params,
+        "zoo": [z.name for z in zoo_entries() if z.model == entry.name],
+    }
+
+
+def _info(name: str) -> dict[str, Any]:
+    reg = registry()
+    entry = reg.find("models", name)
+    if entry is not None:
+        return _model_info(entry)
+    entry = reg.find("datasets", name)
+    if entry is not None:
+        from ganzoo.data import describe
+
+        return {"kind": "dataset", "name": entry.name, "plugin": entry.plugin, **describe(name)}
+    from ganzoo.zoo import find_zoo_entry
+
+    zoo = find_zoo_entry(name)
+    if zoo is not None:
+        return {"kind": "zoo entry", **zoo.as_dict()}
+    for kind in KINDS:
+        entry = reg.find(kind, name)
+        if entry is not None:
+            plugin = reg.plugins[entry.plugin]
+            spec = {k: v for k, v in entry.spec.items() if k != "summary"}
+            return {
+                "kind": kind[:-1],
+                "name": entry.name,
+                "plugin": entry.plugin,
+                "version": plugin.version,
+                "summary": entry.summary,
+                **spec,
+            }
+    raise GanzooError(f"nothing named {name!r}; see `ganzoo list`")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def info(name: str, as_json: bool) -> None:
+    """One model, loss, metric, dataset or zoo entry."""
+    data = _info(name)
+    if as_json:
+        _echo_json(data)
+        return
+    card = data.pop("card", None)
+    for key, value in data.items():
+        if isinstance(value, dict):
+            click.echo(f"{key}:")
+            for k, v in value.items():
+                click.echo(f"  {k}: {json.dumps(v) if isinstance(v, (dict, list)) else v}")
+        elif isinstance(value, list):
+            click.echo(f"{key}: {', '.join(map(str, value)) or '-'}")
+        else:
+            click.echo(f"{key}: {value}")
+    if card:
+        click.echo("\n" + card)
+
+
+# ---------------------------------------------------------------------------------------------
+# run
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--data", required=True, help="Dataset name, folder, .tar/.zip, or hf://datasets/...")
+@click.option("--source", help="Source-domain dataset for translators (default: the data's own).")
+@click.option("--data-root", type=click.Path(), help="Where real datasets live (or GANZOO_DATA).")
+@click.option("--recipe", default="default", show_default=True, help="default or paper.")
+@click.option("--steps", type=int, help="Training steps (one batch each).")
+@click.option("--epochs", type=int, help="Epochs over the target data (instead of --steps).")
+@click.option("--size", help="Image size: 64, or WxH such as 128x160.")
+@click.option("--batch-size", type=int)
+@click.option("--out", type=click.Path(), help="Run directory (default runs/MODEL-DATA-TIME).")
+@click.option("--resume", type=click.Path(), help="Continue the run in this directory.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:i.")
+@click.option(
+    "--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True
+)
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks.")
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override any recipe field, e.g. --set loss=wasserstein-gp.",
+)
+@click.option("--config", "config_file", type=click.Path(), help="YAML or JSON recipe fields.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run(
+    model: str,
+    data: str,
+    source: str | None,
+    data_root: str | None,
+    recipe: str,
+    steps: int | None,
+    epochs: int | None,
+    size: str | None,
+    batch_size: int | None,
+    out: str | None,
+    resume: str | None,
+    seed: int,
+    device: str,
+    precision: str,
+    compile_: bool,
+    assignments: tuple[str, ...],
+    config_file: str | None,
+    quiet: bool,
+) -> None:
+    """Train MODEL on DATA and write a run directory."""
+    from ganzoo.recipes import parse_assignments, read_config_file
+    from ganzoo.train import TrainOptions, train
+
+    overrides: dict[str, Any] = read_config_file(config_file) if config_file else {}
+    overrides.update(parse_assignments(list(assignments)))
+    for key, value in (
+        ("steps", steps),
+        ("epochs", epochs),
+        ("size", size),
+        ("batch_size", batch_size),
+    ):
+        if value is not None:
+            overrides[key] = value
+    if steps is not None and epochs is None:
+        overrides["epochs"] = None
+    options = TrainOptions(
+        model=model,
+        data=data,
+        source=source,
+        data_root=data_root,
+        recipe=recipe,
+        overrides=overrides,
+        out=out,
+        resume=resume,
+        seed=seed,
+        device=device,
+        precision=precision,
+        compile=compile_,
+        quiet=quiet,
+    )
+    run_dir = train(options)
+    click.echo(f"run written to {run_dir}")
+
+
+# ---------------------------------------------------------------------------------------------
+# using trained models
+
+
+@cli.command()
+@click.argument("source")
+@click.option("-n", "count", type=int, default=64, show_default=True, help="How many images.")
+@click.option(
+    "-o",
+    "output",
+    type=click.Path(),
+    default="samples.png",
+    show_default=True,
+    help="A .png grid, or a folder for one file per image.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+def sample(source: str, count: int, output: str, seed: int, device: str, force: bool) -> None:
+    """Images from an unconditional model (zoo name, run, folder or hf://ORG/NAME)."""
+    from ganzoo.inference import sample_to_path
+
+    written = sample_to_path(source, count, output, seed=seed, device=device, force=force)
+    click.echo(f"wrote {written}")
+
+
+@cli.command()
+@click.argument("source")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "output", type=click.Path(), required=True, help="Output folder.")
+@click.option("--reverse", is_flag=True, help="Translate target to source instead.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite existing output files.")
+def translate(
+    source: str, inputs: tuple[str, ...], output: str, reverse: bool, device: str, force: bool
+) -> None:
+    """Translate image files or folders with an image-to-image model."""
+    from ganzoo.inference import translate_paths
+
+    written = translate_paths(
+        source, list(inputs), output, reverse=reverse, device=device, force=force
+    )
+    click.echo(f"wrote {len(written)} images to {output}")
+
+
+@cli.command("eval")
+@click.argument("source")
+@click.option("--data", required=True, help="Dataset to compare against.")
+@click.option("--source-data", help="Source-domain data for translators.")
+@click.option("--data-root", type=click.Path())
+@click.option("--metrics", default="swd,msssim", show_default=True, help="Comma-separated.")
+@click.option("-n", "count", type=int, default=1000, show_default=True, help="Images per side.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def eval_command(
+    source: str,
+    data: str,
+    source_data: str | None,
+    data_root: str | None,
+    metrics: str,
+    count: int,
+    seed: int,
+    device: str,
+    as_json: bool,
+) -> None:
+    """Metrics of a model against a dataset."""
+    from ganzoo.evaluate import evaluate, format_results
+
+    names = [m.strip() for m in metrics.split(",") if m.strip()]
+    results = evaluate(
+        source,
+        data,
+        names,
+        n=count,
+        seed=seed,
+        device=device,
+        source_data=source_data,
+        data_root=data_root,
+    )
+    if as_json:
+        _echo_json([r.as_dict() for r in results])
+    else:
+        click.echo(format_results(results))
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+@click.argument("out_dir", type=click.Path())
+@click.option("--force", is_flag=True, help="Overwrite OUT_DIR's files if it exists.")
+def export(run_dir: str, out_dir: str, force: bool) -> None:
+    """A Hub-ready folder (config.json, model.safetensors, README.md) from a run."""
+    from ganzoo.hub import export_run
+
+    click.echo(f"wrote {export_run(run_dir, out_dir, force=force)}")
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--repo", required=True, help="ORG/NAME on the Hugging Face Hub.")
+@click.option("--private", is_flag=True)
+def push(source: str, repo: str, private: bool) -> None:
+    """Upload a Hub-ready folder or a run to the Hugging Face Hub."""
+    from ganzoo.hub import push_to_hub
+
+    url, commit = push_to_hub(source, repo, private=private)
+    click.echo(f"pushed to {url} (commit {commit})")
+
+
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(), default=".", show_default=True)
+def new_plugin(name: str, directory: str) -> None:
+    """Scaffold an installable plugin package that works at once."""
+    from ganzoo.scaffold import new_plugin as scaffold
+
+    path = scaffold(name, directory)
+    click.echo(f"created {path}\nnext: pip install -e {path} && ganzoo list")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one clear line and a non-zero exit for every user error, never a traceback."""
+    # warnings (a skipped image, a plugin name clash) read as one plain line, not a source location
+    warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"
+    try:
+        cli.main(args=argv, prog_name="ganzoo", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except GanzooError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except OSError as exc:  # disk full, permission denied, ... : the user's environment
+        click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,380 @@
+"""The training engine: run directories, exact resume, faults, precision, torchrun."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ganzoo.checkpoints import list_checkpoints, load_checkpoint
+from ganzoo.errors import GanzooError
+from ganzoo.train import TrainOptions, train
+
+TINY = {
+    "dcgan": {
+        "size": 32,
+        "batch_size": 4,
+        "generator_args": {"width": 8},
+        "discriminator_args": {"width": 8},
+    },
+    "wgan": {
+        "size": 32,
+        "batch_size": 4,
+        "generator_args": {"width": 8},
+        "discriminator_args": {"width": 8},
+    },
+    "improved": {
+        "size": 32,
+        "batch_size": 2,
+        "generator_args": {"width": 8},
+        "discriminator_args": {"width": 8},
+        "pool_size": 4,
+    },
+}
+
+
+def options(tmp_path: Path, model="dcgan", steps=6, name="run", **extra) -> TrainOptions:
+    overrides = {
+        **TINY[model],
+        "steps": steps,
+        "log_every": 2,
+        "sample_every": 3,
+        "checkpoint_every": 3,
+        **extra,
+    }
+    return TrainOptions(
+        model=model,
+        data="toon",
+        overrides=overrides,
+        out=str(tmp_path / name),
+        device="cpu",
+        quiet=True,
+        seed=3,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANZOO_CACHE", str(tmp_path / "cache"))
+
+
+def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    step, path = list_checkpoints(run_dir)[-1]
+    return {k: v for k, v in load_file(str(path)).items() if k.startswith("model/")}
+
+
+def test_run_directory_has_everything(tmp_path):
+    run_dir = train(options(tmp_path, "dcgan", steps=6))
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model"] == "dcgan" and config["recipe"]["steps"] == 6
+    assert config["run"]["seed"] == 3 and "torch" in config["run"]["versions"]
+    assert [s for s, _ in list_checkpoints(run_dir)] == [3, 6]
+    assert (run_dir / "samples" / "step-3.png").is_file()
+    assert (run_dir / "samples" / "step-6.png").is_file()
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    assert [int(r["step"]) for r in rows] == [2, 4, 6]
+    assert all(float(r["loss_d"]) == float(r["loss_d"]) for r in rows)  # logged, not NaN
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    assert (run_dir / "losses.png").stat().st_size > 1000
+    export = run_dir / "export"
+    assert {"config.json", "model.safetensors", "README.md"} <= {p.name for p in export.iterdir()}
+    exported = load_file(str(export / "model.safetensors"))
+    assert exported and all(k.startswith("generator.") for k in exported)
+
+
+def test_keeps_last_k_checkpoints(tmp_path):
+    run_dir = train(options(tmp_path, "dcgan", steps=8, checkpoint_every=2, keep_checkpoints=2))
+    assert [s for s, _ in list_checkpoints(run_dir)] == [6, 8]
+
+
+@pytest.mark.parametrize("model", ["dcgan", "wgan", "improved"])
+def test_resume_is_bit_identical(tmp_path, model):
+    whole = train(options(tmp_path, model, steps=8, name="whole"))
+    part = train(options(tmp_path, model, steps=4, name="part"))
+    resumed = train(
+        TrainOptions(
+            model=model,
+            data="toon",
+            resume=str(part),
+            overrides={"steps": 8},
+            device="cpu",
+            quiet=True,
+        )
+    )
+    assert resumed == part
+    a, b = final_weights(whole), final_weights(resumed)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    steps = [int(r["step"]) for r in csv.DictReader((part / "metrics.csv").open())]
+    assert steps == [2, 4, 6, 8]
+
+
+def test_refuses_to_overwrite_a_run(tmp_path):
+    run_dir = train(options(tmp_path, "dcgan", steps=2))
+    with pytest.raises(GanzooError, match="exists and is not empty"):
+        train(options(tmp_path, "dcgan", steps=2))
+    assert (run_dir / "config.json").is_file()
+
+
+def test_resume_rejects_recipe_changes_and_finished_runs(tmp_path):
+    run_dir = train(options(tmp_path, "dcgan", steps=2))
+    with pytest.raises(GanzooError, match="keeps its recipe"):
+        train(
+            TrainOptions(
+                model="dcgan",
+                data="toon",
+                resume=str(run_dir),
+                overrides={"lr_g": 1.0},
+                device="cpu",
+                quiet=True,
+            )
+        )
+    with pytest.raises(GanzooError, match="already at step 2"):
+        train(
+            TrainOptions(model="dcgan", data="toon", resume=str(run_dir), device="cpu", quiet=True)
+        )
+
+
+def test_nan_loss_stops_with_step_and_last_checkpoint(tmp_path, monkeypatch):
+    from ganzoo.models import UnconditionalGAN
+
+    original = UnconditionalGAN.train_step
+
+    def poisoned(self, batch, step, stepper):
+        logs = original(self, batch, step, stepper)
+        if step >= 4:
+            logs["loss_d"] = torch.tensor(float("nan"))
+        return logs
+
+    monkeypatch.setattr(UnconditionalGAN, "train_step", poisoned)
+    with pytest.raises(GanzooError) as info:
+        train(options(tmp_path, "dcgan", steps=10))
+    message = str(info.value)
+    assert "loss_d became nan or inf by step 6" in message
+    assert "step-3.safetensors" in message
+
+
+def test_bf16_autocast_on_cpu(tmp_path):
+    opts = options(tmp_path, "dcgan", steps=2)
+    opts.precision = "bf16"
+    run_dir = train(opts)
+    assert json.loads((run_dir / "config.json").read_text())["run"]["precision"] == "bf16"
+
+
+def test_fp16_needs_cuda(tmp_path):
+    opts = options(tmp_path, "dcgan", steps=2)
+    opts.precision = "fp16"
+    with pytest.raises(GanzooError, match="fp16 needs a CUDA device"):
+        train(opts)
+
+
+def test_epochs_set_the_step_count(tmp_path):
+    opts = options(tmp_path, "dcgan", steps=None, epochs=1)
+    opts.data = "toon"
+    # toon is large by default; a small custom folder keeps an epoch short
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    from PIL import Image
+
+    for i in range(10):
+        Image.new("RGB", (32, 32), (i * 20, 0, 0)).save(folder / f"{i}.png")
+    opts.data = str(folder)
+    run_dir = train(opts)
+    assert list_checkpoints(run_dir)[-1][0] == 10 // 4  # 2 full batches of 4 in one epoch
+
+
+def _cli(args: list[str], cwd: Path, env_extra: dict | None = None, **kw):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_extra or {})}
+    return subprocess.Popen(
+        [sys.executable, "-m", "ganzoo.cli", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+TINY_ARGS = [
+    "--size",
+    "32",
+    "--batch-size",
+    "4",
+    "--set",
+    "generator_args.width=8",
+    "--set",
+    "discriminator_args.width=8",
+    "--device",
+    "cpu",
+    "--quiet",
+]
+
+
+def _wait_for_checkpoint(run_dir: Path, proc, timeout=90.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if list_checkpoints(run_dir):
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"run ended early: {proc.stderr.read()}")
+        time.sleep(0.1)
+    pytest.fail("no checkpoint appeared")
+
+
+def test_sigterm_writes_a_checkpoint_and_resume_continues(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = _cli(
+        [
+            "run",
+            "dcgan",
+            "--data",
+            "toon",
+            "--steps",
+            "100000",
+            "--out",
+            str(run_dir),
+            "--set",
+            "checkpoint_every=5",
+            *TINY_ARGS,
+        ],
+        tmp_path,
+    )
+    _wait_for_checkpoint(run_dir, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "SIGTERM at step" in err and "Traceback" not in err
+    stopped_at = int(err.split("SIGTERM at step ")[1].split(":")[0])
+    step, _ = load_checkpoint(list_checkpoints(run_dir)[-1][1])
+    assert step == stopped_at  # a checkpoint of the very step it stopped at
+    proc = _cli(
+        [
+            "run",
+            "dcgan",
+            "--data",
+            "toon",
+            "--resume",
+            str(run_dir),
+            "--steps",
+            str(step + 2),
+            "--quiet",
+        ],
+        tmp_path,
+    )
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert list_checkpoints(run_dir)[-1][0] == step + 2
+
+
+def test_sigkill_never_leaves_a_corrupt_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = _cli(
+        [
+            "run",
+            "dcgan",
+            "--data",
+            "toon",
+            "--steps",
+            "100000",
+            "--out",
+            str(run_dir),
+            "--set",
+            "checkpoint_every=1",
+            "--set",
+            "keep_checkpoints=2",
+            *TINY_ARGS,
+        ],
+        tmp_path,
+    )
+    _wait_for_checkpoint(run_dir, proc)
+    time.sleep(1.5)  # let it write a few more, so the kill lands mid-write sometimes
+    proc.kill()
+    proc.communicate(timeout=30)
+    checkpoints = list_checkpoints(run_dir)
+    assert checkpoints
+    for step, path in checkpoints:
+        assert load_checkpoint(path)[0] == step
+    last = checkpoints[-1][0]
+    proc = _cli(
+        [
+            "run",
+            "dcgan",
+            "--data",
+            "toon",
+            "--resume",
+            str(run_dir),
+            "--steps",
+            str(last + 1),
+            "--quiet",
+        ],
+        tmp_path,
+    )
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+
+
+def test_torchrun_two_processes_with_gloo(tmp_path):
+    script = tmp_path / "ddp_run.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import os, torch
+        from ganzoo.models import UnconditionalGAN
+        from ganzoo.train import TrainOptions, train
+
+        original = UnconditionalGAN.train_step
+        def recording(self, batch, step, stepper):
+            logs = original(self, batch, step, stepper)
+            total = sum(p.double().sum().item() for p in self.generator.parameters())
+            with open(os.path.join({str(tmp_path)!r}, f"rank{{os.environ['RANK']}}.txt"), "a") as f:
+                f.write(f"{{step}} {{batch['target'].shape[0]}} {{total!r}}\\n")
+            return logs
+        UnconditionalGAN.train_step = recording
+        train(TrainOptions(model="dcgan", data="toon", out={str(tmp_path / "run")!r},
+                           device="cpu", quiet=True,
+                           overrides={{"size": 32, "batch_size": 8, "steps": 3,
+                                      "generator_args": {{"width": 8}},
+                                      "discriminator_args": {{"width": 8}}}}))
+    """)
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GANZOO_CACHE": str(tmp_path / "cache")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29517",
+            str(script),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "global batch 8 (2 process(es) x 4)" in result.stderr
+    rank0 = (tmp_path / "rank0.txt").read_text().split("\n")
+    rank1 = (tmp_path / "rank1.txt").read_text().split("\n")
+    assert len(rank0) == len(rank1) == 4  # three steps and a trailing newline
+    for a, b in zip(rank0[:-1], rank1[:-1], strict=True):
+        step_a, batch_a, total_a = a.split()
+        assert batch_a == "4"
+        # averaged gradients keep the generators identical on both ranks
+        assert a == b, (a, b)
+    assert (tmp_path / "run" / "export" / "model.safetensors").is_file()
+    assert not (tmp_path / "run" / "rank1").exists()

@@ -339,6 +339,9 @@ def _train(options: TrainOptions, procs: Processes, device: torch.device) -> Pat
                 ),
                 num_workers=int(recipe["num_workers"]),
                 pin_memory=device.type == "cuda",
+                # its own generator: the default one draws from the global RNG when the
+                # iterator starts, which a resumed run would replay at a different point
+                generator=torch.Generator().manual_seed(seed),
             )
         )
         for i, (role, ds) in enumerate(sorted(datasets.items()))

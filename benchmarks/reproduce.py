@@ -1,0 +1,205 @@
+"""Reproduce the paper's comparison (DCGAN, WGAN, the improved translator) under one budget.
+
+Every model is trained for the same number of target images seen, then evaluated with the
+metrics that work offline (swd, msssim; fid/kid/is too when the Inception weights are present),
+and on toon with the exact ones (toon-modes, toon-fid, toon-content). The script writes a
+Markdown report with the numbers, the protocol and the sample grids.
+
+    GANZOO_DATA=../shared/data python benchmarks/reproduce.py --budget 20000 --out results/
+    python benchmarks/reproduce.py --budget 200000 --device cuda   # the GPU budget
+
+Experiments: unconditional models learn the target set (anime faces, CelebA faces, toon/anime);
+the translators learn source -> target (CelebA -> anime, anime -> CelebA, toon/photo ->
+toon/anime) and are scored on translated source images against real target images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+MODELS = {
+    # label: (model, recipe overrides)
+    "dcgan": ("dcgan", {}),
+    "wgan (clip)": ("wgan", {}),
+    "wgan-gp": (
+        "wgan",
+        {
+            "loss": "wasserstein-gp",
+            "discriminator_args": {"norm": "layer"},
+            "optimizer": "adam",
+            "lr_g": 1e-4,
+            "lr_d": 1e-4,
+            "betas": [0.0, 0.9],
+        },
+    ),
+    "improved (clip)": ("improved", {}),
+    "improved-gp": (
+        "improved",
+        {
+            "loss": "wasserstein-gp",
+            "optimizer": "adam",
+            "lr_g": 1e-4,
+            "lr_d": 1e-4,
+            "betas": [0.5, 0.999],
+        },
+    ),
+}
+
+DATASETS = {
+    # name: (target data, source for translators, metrics)
+    "anime": ("anime", "celeba", ["swd", "msssim", "fid", "kid", "is"]),
+    "celeba": ("celeba", "anime", ["swd", "msssim", "fid", "kid", "is"]),
+    "toon": ("toon", "toon/photo", ["toon-modes", "toon-fid", "swd", "msssim"]),
+}
+
+
+def inception_available() -> bool:
+    from ganzoo.metrics.inception import find_weights
+
+    try:
+        find_weights()
+    except Exception:
+        return False
+    return True
+
+
+def run_one(label: str, dataset: str, args, out: Path) -> dict:
+    import ganzoo
+    from ganzoo.evaluate import evaluate
+    from ganzoo.train import TrainOptions, train
+
+    model, overrides = MODELS[label]
+    target, source, metrics = DATASETS[dataset]
+    if model == "improved" and dataset == "toon":
+        metrics = [*metrics, "toon-content"]
+    if not args.inception:
+        metrics = [m for m in metrics if m not in ("fid", "kid", "is")]
+    spec = ganzoo.registry().get("models", model).spec
+    batch = overrides.get("batch_size", spec["recipes"]["default"].get("batch_size", 64))
+    steps = max(1, args.budget // batch)
+    run_dir = out / "runs" / f"{label.split()[0]}-{dataset}"
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    started = time.perf_counter()
+    train(
+        TrainOptions(
+            model=model,
+            data=target,
+            source=source if model == "improved" else None,
+            out=str(run_dir),
+            device=args.device,
+            seed=args.seed,
+            quiet=True,
+            overrides={
+                **overrides,
+                "size": args.size,
+                "steps": steps,
+                "sample_every": max(1, steps // 4),
+                "checkpoint_every": max(1, steps // 2),
+            },
+        )
+    )
+    seconds = time.perf_counter() - started
+    results = evaluate(
+        str(run_dir),
+        target,
+        metrics,
+        n=args.n,
+        seed=args.seed,
+        device=args.device,
+        source_data=source if model == "improved" else None,
+    )
+    grids = sorted((run_dir / "samples").glob("step-*.png"), key=lambda p: int(p.stem[5:]))
+    grid = out / "grids" / f"{label.split()[0]}-{dataset}.png"
+    grid.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(grids[-1], grid)
+    return {
+        "label": label,
+        "dataset": dataset,
+        "steps": steps,
+        "batch": batch,
+        "images_seen": steps * batch,
+        "train_seconds": round(seconds, 1),
+        "results": [r.as_dict() for r in results],
+        "grid": str(grid.relative_to(out)),
+        "run_dir": str(run_dir),
+    }
+
+
+def markdown(rows: list[dict], args) -> str:
+    lines = [
+        f"# Reproduction: DCGAN, WGAN and the improved translator at {args.size}x{args.size}",
+        "",
+        f"Budget: {args.budget} target images seen per model; seed {args.seed}; evaluated "
+        f"on {args.n} generated and {args.n} real images; device {args.device}.",
+        "",
+    ]
+    for dataset in DATASETS:
+        block = [r for r in rows if r["dataset"] == dataset]
+        if not block:
+            continue
+        columns = []
+        for r in block:
+            for res in r["results"]:
+                for key in res["values"]:
+                    name = f"{res['name']}:{key}"
+                    if name not in columns:
+                        columns.append(name)
+        lines += [
+            f"## {dataset}",
+            "",
+            "| model | steps x batch | train s | " + " | ".join(columns) + " |",
+            "|---|---|---|" + "---|" * len(columns),
+        ]
+        for r in block:
+            values = {
+                f"{res['name']}:{k}": v for res in r["results"] for k, v in res["values"].items()
+            }
+            cells = [
+                f"{values[c]:.4g}" if isinstance(values.get(c), float) else str(values.get(c, ""))
+                for c in columns
+            ]
+            lines.append(
+                f"| {r['label']} | {r['steps']} x {r['batch']} | {r['train_seconds']} | "
+                + " | ".join(cells)
+                + " |"
+            )
+        lines += ["", "Protocols:", ""]
+        for res in block[0]["results"]:
+            lines.append(f"- `{res['name']}`: {res['protocol']}")
+        lines += [""] + [f"![{r['label']} on {dataset}]({r['grid']})" for r in block] + [""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=int, default=20000, help="target images seen per model")
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("-n", type=int, default=1000, help="images per side for the metrics")
+    parser.add_argument("--datasets", default="toon,anime,celeba")
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="results")
+    args = parser.parse_args()
+    args.inception = inception_available()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    results_file = out / "results.json"
+    for dataset in args.datasets.split(","):
+        for label in args.models.split(","):
+            print(f"== {label} on {dataset}", file=sys.stderr, flush=True)
+            rows.append(run_one(label, dataset, args, out))
+            results_file.write_text(json.dumps(rows, indent=2))
+            (out / "report.md").write_text(markdown(rows, args))
+    print(markdown(rows, args))
+
+
+if __name__ == "__main__":
+    main()

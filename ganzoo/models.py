@@ -211,7 +211,7 @@ class ImagePool(nn.Module):
 
     def query(self, images: torch.Tensor) -> torch.Tensor:
         if self.size <= 0:
-            return images
+            return images.detach()
         out = []
         for image in images.detach():
             if len(self.images) < self.size:

@@ -492,5 +492,6 @@ def _train(options: TrainOptions, procs: Processes, device: torch.device) -> Pat
             sample_grid=samples[-1] if samples else None,
             data=run_info["data"],
             force=True,
+            step=total,
         )
     return run_dir

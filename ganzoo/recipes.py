@@ -63,7 +63,14 @@ def parse_size(size: Any) -> tuple[int, int]:
 
 
 def parse_value(text: str) -> Any:
-    """Reads a ``--set`` value the way YAML would: numbers, booleans, lists, null, strings."""
+    """Reads a ``--set`` value the way YAML would: numbers, booleans, lists, null, strings.
+
+    Numbers are read first, since YAML 1.1 takes ``1e-3`` (no dot) for a string."""
+    for number in (int, float):
+        try:
+            return number(text)
+        except ValueError:
+            pass
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:
@@ -121,6 +128,10 @@ def _assign(recipe: dict[str, Any], key: str, value: Any) -> None:
             raise GanzooError(f"recipe field {head!r} is not a mapping; cannot set {key!r}")
         recipe[head][rest] = value
         return
+    current = recipe[head]
+    if isinstance(current, (int, float)) and not isinstance(current, bool):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise GanzooError(f"recipe field {head!r} takes a number, got {value!r}")
     if head.endswith("_args") and not isinstance(value, dict):
         raise GanzooError(f"recipe field {head!r} takes a mapping, e.g. --set {head}.name=value")
     if head in ("loss", "generator", "discriminator") and value != recipe[head]:

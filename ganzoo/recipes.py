@@ -129,7 +129,8 @@ def _assign(recipe: dict[str, Any], key: str, value: Any) -> None:
         recipe[head][rest] = value
         return
     current = recipe[head]
-    if isinstance(current, (int, float)) and not isinstance(current, bool):
+    # numbers stay numbers (size, which also takes "WxH", is checked by parse_size)
+    if head != "size" and isinstance(current, (int, float)) and not isinstance(current, bool):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise GanzooError(f"recipe field {head!r} takes a number, got {value!r}")
     if head.endswith("_args") and not isinstance(value, dict):

@@ -196,7 +196,11 @@ def test_recipes_resolve_paper_settings_and_overrides():
 
 def test_set_values_are_typed():
     assert parse_assignments(["lr_g=1e-3", "betas=[0.0, 0.9]", "loss=bce", "epochs=null"]) == {
-        "lr_g": 0.001, "betas": [0.0, 0.9], "loss": "bce", "epochs": None}
+        "lr_g": 0.001,
+        "betas": [0.0, 0.9],
+        "loss": "bce",
+        "epochs": None,
+    }
     spec = registry().get("models", "dcgan").spec
     with pytest.raises(GanzooError, match="'lr_g' takes a number, got 'fast'"):
         resolve_recipe(spec, "default", {"lr_g": "fast"})

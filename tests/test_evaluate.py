@@ -1,0 +1,226 @@
+"""``ganzoo.evaluate``: drawing the images, running metrics by name, reporting, model cards.
+
+Models are stand-ins (or an untrained tiny DCGAN) and metrics are the cheap ones, so that these
+tests check the plumbing in seconds; tests/test_metrics.py checks the numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import ganzoo
+import ganzoo.evaluate as ev
+from ganzoo.cli import main
+from ganzoo.data.toon import toon_anime
+from ganzoo.errors import GanzooError
+from ganzoo.metrics import inception
+from ganzoo.metrics.base import Metric, MetricResult
+
+SIZE = (32, 32)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """torch on one thread: on a busy 2-core machine its second thread spins waiting for a core
+    and makes every convolution several times slower (measured: 3 min instead of 35 s here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def private_caches(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv(inception.WEIGHTS_ENV, raising=False)
+
+
+class Sampler:
+    """An unconditional stand-in: toon faces of another seed, chosen by the sample seed."""
+
+    task = "unconditional"
+    image_size = SIZE
+
+    def __init__(self):
+        self.faces = toon_anime(size=SIZE, length=1000, seed=99)
+        self.calls = []
+
+    def sample(self, n, seed=None):
+        self.calls.append((n, seed))
+        index = torch.randint(0, 1000, (n,), generator=torch.Generator().manual_seed(seed))
+        return self.faces.render_batch(index.numpy()).float() / 255
+
+
+class Translator:
+    """A translation stand-in that returns its inputs."""
+
+    task = "translation"
+    image_size = SIZE
+
+    def translate(self, images):
+        assert images.dtype == torch.float32 and images.max() <= 1
+        return images
+
+
+class Spy(Metric):
+    name = "spy"
+
+    def compute(self, fake, real, *, context):
+        self.seen = fake, real, context
+        return MetricResult(self.name, {"n": float(len(fake))}, "spy", context.data)
+
+
+@pytest.fixture
+def sampler(monkeypatch):
+    model = Sampler()
+    monkeypatch.setattr(ganzoo, "load", lambda source, device=None: model)
+    return model
+
+
+def test_unconditional_evaluation_is_deterministic(sampler):
+    results = ev.evaluate("stand-in", "toon", ["swd", "msssim"], n=40, seed=1, device="cpu")
+    assert [r.name for r in results] == ["swd", "msssim"]
+    assert set(results[0].values) == {"32px", "16px", "avg"}
+    assert set(results[1].values) == {"generated", "real"}
+    assert all("40 generated" in r.protocol or "20 random" in r.protocol for r in results)
+    assert all("seed 1" in r.protocol and r.data == "toon" for r in results)
+    assert all("real: 40 images of toon at 32x32" in r.protocol for r in results)
+    assert sum(n for n, _ in sampler.calls) == 40
+    again = ev.evaluate("stand-in", "toon", ["swd", "msssim"], n=40, seed=1, device="cpu")
+    assert [r.as_dict() for r in again] == [r.as_dict() for r in results]
+    other = ev.evaluate("stand-in", "toon", ["swd"], n=40, seed=2, device="cpu")
+    assert other[0].values != results[0].values
+
+    table = ev.format_results(results)
+    assert "swd/avg" in table and "msssim/generated" in table
+    assert "swd: 40 generated vs 40 real" in table
+
+
+def test_samples_in_batches_with_derived_seeds(sampler):
+    images = ev.sample_images(sampler, 150, seed=5)
+    assert images.dtype == torch.uint8 and images.shape == (150, 3, *SIZE)
+    assert [n for n, _ in sampler.calls] == [64, 64, 22]
+    assert len({s for _, s in sampler.calls}) == 3
+    assert torch.equal(ev.sample_images(sampler, 150, seed=5), images)
+
+
+def test_translator_gets_source_images_and_their_attributes(monkeypatch):
+    monkeypatch.setattr(ganzoo, "load", lambda source, device=None: Translator())
+    spy = Spy()
+    monkeypatch.setattr(ev, "load_metrics", lambda names: [spy])
+    ev.evaluate("stand-in", "toon", ["spy"], n=24, seed=0, device="cpu")
+    fake, real, context = spy.seen
+    source = context.source_dataset
+    assert source.style == "photo" and context.real_dataset.style == "anime"
+    assert torch.equal(fake, context.source)  # the identity translator gave its inputs back
+    assert len(real) == 24 and not torch.equal(real, fake)
+    # the attributes belong to the very images that were translated
+    index = ev.draw_indices(len(source), 24, ev.derive_seed(0, ev.SOURCE_STREAM))
+    assert torch.equal(context.source, source.render_batch(index))
+    assert np.array_equal(context.source_attributes, source.attribute_array()[index])
+
+
+def test_translator_on_toon_with_the_shipped_classifier(monkeypatch):
+    from ganzoo.data import toon_classifier
+
+    if not toon_classifier.WEIGHTS.is_file():
+        pytest.skip("the toon classifier's weights are not shipped in this checkout yet")
+    monkeypatch.setattr(ganzoo, "load", lambda source, device=None: Translator())
+    names = ["toon-content", "toon-modes", "toon-fid"]
+    content, modes, fid = ev.evaluate("stand-in", "toon", names, n=64, device="cpu")
+    # the identity "translator" keeps every attribute, in the photo style
+    assert content.values["all"] == content.values["source_all"] >= 0.9
+    assert modes.values["modes"] > 50 and fid.values["toon-fid"] > 0
+    assert "64 source images translated" in content.protocol
+
+
+def test_unknown_metric_is_one_line_listing_the_known(monkeypatch):
+    monkeypatch.setattr(ganzoo, "load", lambda *a, **k: pytest.fail("loaded a model"))
+    with pytest.raises(GanzooError) as err:
+        ev.evaluate("stand-in", "toon", ["swd", "nope"], n=8)
+    message = str(err.value)
+    assert "\n" not in message and "unknown metric 'nope'" in message
+    for name in ("fid", "kid", "is", "swd", "msssim", "toon-modes", "toon-content", "toon-fid"):
+        assert name in message
+
+
+def test_missing_requirements_fail_before_sampling(sampler, tmp_path):
+    with pytest.raises(GanzooError, match="Inception weights") as err:
+        ev.evaluate("stand-in", "toon", ["swd", "fid"], n=8, device="cpu")
+    assert inception.WEIGHTS_URL in str(err.value)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(4):
+        Image.new("RGB", (40, 40), (i * 50, 0, 0)).save(folder / f"{i}.png")
+    with pytest.raises(GanzooError, match="toon-modes needs toon data"):
+        ev.evaluate("stand-in", str(folder), ["toon-modes"], n=8, device="cpu")
+    with pytest.raises(GanzooError, match="scores translators"):
+        ev.evaluate("stand-in", "toon", ["toon-content"], n=8, device="cpu")
+    assert sampler.calls == []
+
+
+@pytest.fixture
+def model_folder(tmp_path):
+    gan = ganzoo.create(
+        "dcgan", size=32, generator_args={"width": 8}, discriminator_args={"width": 8}
+    )
+    return gan.save_pretrained(str(tmp_path / "model"), data="toon")
+
+
+def test_results_go_into_the_model_card(model_folder):
+    results = ev.evaluate(model_folder, "toon", ["swd"], n=16, device="cpu")
+    text = (Path(model_folder) / "README.md").read_text()
+    assert "| swd/avg |" in text and results[0].protocol.split(";")[0] in text
+    rows = ev.card_rows(
+        [MetricResult("fid", {"fid": 1.0}, "p"), MetricResult("kid", {"std": 2.0}, "q")]
+    )
+    assert [r["name"] for r in rows] == ["fid", "kid/std"]
+    # a second evaluation replaces the numbers instead of adding rows
+    ev.evaluate(model_folder, "toon", ["swd"], n=16, seed=1, device="cpu")
+    text = (Path(model_folder) / "README.md").read_text()
+    assert text.count("| swd/avg |") == 1 and "seed 1" in text
+
+
+def test_card_folder_of_runs_folders_and_names(tmp_path):
+    run = tmp_path / "run"
+    (run / "export").mkdir(parents=True)
+    (run / "export" / "README.md").write_text("card")
+    assert ev._card_folder(str(run)) == run
+    assert ev._card_folder("dcgan-anime") is None
+    (tmp_path / "bare").mkdir()
+    with pytest.warns(UserWarning, match="no model card"):
+        assert ev._card_folder(str(tmp_path / "bare")) is None
+
+
+def test_cli_eval_json_and_errors(model_folder, capsys):
+    main(
+        [
+            "eval",
+            model_folder,
+            "--data",
+            "toon",
+            "--metrics",
+            "swd,msssim",
+            "-n",
+            "16",
+            "--device",
+            "cpu",
+            "--json",
+        ]
+    )
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == ["swd", "msssim"]
+    assert all(set(r) == {"name", "values", "protocol", "data"} for r in rows)
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval", model_folder, "--data", "toon", "--metrics", "nope"])
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown metric 'nope'; known: ") and err.count("\n") == 1

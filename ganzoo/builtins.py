@@ -6,18 +6,25 @@ MANIFEST = {
             "builder": "ganzoo.data.toon:toon_anime",
             "summary": "embedded procedural cartoon faces, anime style (target); needs no files",
             "source": "toon/photo",
+            "present": True,
+            "found": "built in: procedural faces drawn on the fly, no files needed",
         },
         "toon/anime": {
             "builder": "ganzoo.data.toon:toon_anime",
             "summary": "procedural cartoon faces: flat cel colours, outlines, large eyes",
+            "present": True,
+            "found": "built in: procedural faces drawn on the fly, no files needed",
         },
         "toon/photo": {
             "builder": "ganzoo.data.toon:toon_photo",
             "summary": "procedural cartoon faces: soft shading, small eyes, textured skin",
+            "present": True,
+            "found": "built in: procedural faces drawn on the fly, no files needed",
         },
         # Real data: where it is looked for and how it is cropped (ganzoo/data/real.py).
         "anime": {
             "builder": "ganzoo.data.real:anime",
+            "describe": "ganzoo.data.real:describe",
             "summary": "anime character faces (Anime Face Dataset), 64x64 by default (paper: 96)",
             "source": "celeba",
             "homepage": "https://github.com/bchao1/Anime-Face-Dataset",
@@ -33,6 +40,7 @@ MANIFEST = {
         },
         "celeba": {
             "builder": "ganzoo.data.real:celeba",
+            "describe": "ganzoo.data.real:describe",
             "summary": "aligned CelebA face photos (178x218), cropped around the face",
             "homepage": "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html",
             "licence": "CelebA agreement: non-commercial research and education only",

@@ -6,6 +6,7 @@ so heavy modules are imported inside the commands that need them.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import sys
 import warnings
@@ -64,7 +65,7 @@ def _list_rows(kind: str, pattern: str | None) -> list[dict[str, Any]]:
                 "contributes": len(p.entries),
             }
             for p in plugins
-            if not pattern or __import__("fnmatch").fnmatchcase(p.name, pattern)
+            if not pattern or fnmatch.fnmatchcase(p.name, pattern)
         ]
     if kind == "zoo":
         from ganzoo.zoo import zoo_entries
@@ -122,9 +123,7 @@ def _model_info(entry) -> dict[str, Any]:
     config = make_config(entry.name)
     model = build(config)
     params = {
-        name: sum(p.numel() for p in module.parameters())
-        for name, module in model.named_children()
-        if isinstance(module, __import__("torch").nn.Module)
+        name: sum(p.numel() for p in module.parameters()) for name, module in model.named_children()
     }
     plugin = registry().plugins[entry.plugin]
     from ganzoo.zoo import zoo_entries

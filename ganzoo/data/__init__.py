@@ -102,18 +102,15 @@ def open_domains(
 
 
 def describe(name: str) -> dict[str, Any]:
-    """What ``ganzoo info NAME`` shows for a registered dataset."""
-    from ganzoo.registry import registry
+    """What ``ganzoo info NAME`` shows for a registered dataset: the manifest's fields, or what
+    the entry's ``describe`` builder (a ``module:attr`` string, called with the name) reports."""
+    from ganzoo.registry import import_string, registry
 
     entry = registry().get("datasets", name)
-    module, _, attr = entry.builder.partition(":")
-    if module == "ganzoo.data.real":
-        from ganzoo.data import real
-
-        return real.describe(attr)
+    if "describe" in entry.spec:
+        return import_string(entry.spec["describe"], what=f"dataset {name!r}")(entry.name)
     info = {"summary": entry.summary}
-    info.update({k: v for k, v in entry.spec.items() if k not in ("builder", "summary")})
-    if module == "ganzoo.data.toon":
-        info["present"] = True
-        info["found"] = "built in: procedural faces drawn on the fly, no files needed"
+    info.update(
+        {k: v for k, v in entry.spec.items() if k not in ("builder", "summary", "describe")}
+    )
     return info

@@ -25,22 +25,7 @@ from ganzoo.metrics.base import Metric, MetricResult
 SIZE = (32, 32)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """torch on one thread: on a busy 2-core machine its second thread spins waiting for a core
-    and makes every convolution several times slower (measured: 3 min instead of 35 s here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def private_caches(tmp_path, monkeypatch):
-    monkeypatch.setenv("GANZOO_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.delenv(inception.WEIGHTS_ENV, raising=False)
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "private_caches")
 
 
 class Sampler:

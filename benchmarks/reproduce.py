@@ -37,17 +37,12 @@ MODELS = {
             "betas": [0.0, 0.9],
         },
     ),
-    "improved (clip)": ("improved", {}),
-    "improved-gp": (
+    # the improved model's default recipe (Adam 5e-4, stem skip) with either Lipschitz constraint
+    "improved (clip)": (
         "improved",
-        {
-            "loss": "wasserstein-gp",
-            "optimizer": "adam",
-            "lr_g": 1e-4,
-            "lr_d": 1e-4,
-            "betas": [0.5, 0.999],
-        },
+        {"loss": "wasserstein-clip", "loss_args": {"clip_value": 0.01}},
     ),
+    "improved-gp": ("improved", {"loss": "wasserstein-gp", "loss_args": {"gp_lambda": 10.0}}),
 }
 
 DATASETS = {
@@ -68,6 +63,29 @@ def inception_available() -> bool:
     return True
 
 
+def slug(label: str) -> str:
+    return label.replace(" (clip)", "")
+
+
+def save_row(out: Path, row: dict, args) -> list[dict]:
+    """Adds (or replaces) one result in results.json and rewrites report.md. A file lock makes
+    this safe for several workers sharing ``--out`` (say, one per dataset on a two-core CPU)."""
+    from filelock import FileLock
+
+    results_file = out / "results.json"
+    with FileLock(str(out / ".results.lock")):
+        rows = json.loads(results_file.read_text()) if results_file.exists() else []
+        key = (row["label"], row["dataset"])
+        rows = [r for r in rows if (r["label"], r["dataset"]) != key] + [row]
+        order = {name: i for i, name in enumerate([*DATASETS, *MODELS])}
+        rows.sort(key=lambda r: (order[r["dataset"]], order[r["label"]]))
+        tmp = results_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rows, indent=2))
+        tmp.replace(results_file)
+        (out / "report.md").write_text(markdown(rows, args))
+    return rows
+
+
 def run_one(label: str, dataset: str, args, out: Path) -> dict:
     import ganzoo
     from ganzoo.evaluate import evaluate
@@ -75,14 +93,17 @@ def run_one(label: str, dataset: str, args, out: Path) -> dict:
 
     model, overrides = MODELS[label]
     target, source, metrics = DATASETS[dataset]
-    if model == "improved" and dataset == "toon":
+    spec = ganzoo.registry().get("models", model).spec
+    translator = spec.get("task") == "translation"
+    if not translator:
+        source = None
+    elif dataset == "toon":
         metrics = [*metrics, "toon-content"]
     if not args.inception:
         metrics = [m for m in metrics if m not in ("fid", "kid", "is")]
-    spec = ganzoo.registry().get("models", model).spec
     batch = overrides.get("batch_size", spec["recipes"]["default"].get("batch_size", 64))
     steps = max(1, args.budget // batch)
-    run_dir = out / "runs" / f"{label.split()[0]}-{dataset}"
+    run_dir = out / "runs" / f"{slug(label)}-{dataset}"
     if run_dir.exists():
         shutil.rmtree(run_dir)
     started = time.perf_counter()
@@ -90,7 +111,7 @@ def run_one(label: str, dataset: str, args, out: Path) -> dict:
         TrainOptions(
             model=model,
             data=target,
-            source=source if model == "improved" else None,
+            source=source,
             out=str(run_dir),
             device=args.device,
             seed=args.seed,
@@ -112,10 +133,10 @@ def run_one(label: str, dataset: str, args, out: Path) -> dict:
         n=args.n,
         seed=args.seed,
         device=args.device,
-        source_data=source if model == "improved" else None,
+        source_data=source,
     )
     grids = sorted((run_dir / "samples").glob("step-*.png"), key=lambda p: int(p.stem[5:]))
-    grid = out / "grids" / f"{label.split()[0]}-{dataset}.png"
+    grid = out / "grids" / f"{slug(label)}-{dataset}.png"
     grid.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(grids[-1], grid)
     return {
@@ -191,13 +212,10 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    results_file = out / "results.json"
     for dataset in args.datasets.split(","):
         for label in args.models.split(","):
             print(f"== {label} on {dataset}", file=sys.stderr, flush=True)
-            rows.append(run_one(label, dataset, args, out))
-            results_file.write_text(json.dumps(rows, indent=2))
-            (out / "report.md").write_text(markdown(rows, args))
+            rows = save_row(out, run_one(label, dataset, args, out), args)
     print(markdown(rows, args))
 
 

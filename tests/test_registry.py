@@ -84,10 +84,12 @@ def test_installed_plugins_register_the_three_models():
     assert ganzoo.list_models("w*") == ["wgan"]
     plugins = {p.name: p for p in ganzoo.list_plugins()}
     assert plugins["dcgan"].distribution == "ganzoo-dcgan" and not plugins["dcgan"].broken
-    # the improved model takes its default loss from the wgan plugin, by name
-    loss = registry().get("losses", "wasserstein-clip")
-    assert loss.plugin == "wgan"
-    assert registry().get("models", "improved").spec["recipes"]["default"]["loss"] == loss.name
+    # the improved model takes its losses from the wgan plugin, by name
+    recipes = registry().get("models", "improved").spec["recipes"]
+    for recipe, name in (("default", "wasserstein-gp"), ("paper", "wasserstein-clip")):
+        loss = registry().get("losses", name)
+        assert loss.plugin == "wgan"
+        assert recipes[recipe]["loss"] == loss.name
 
 
 def test_throwaway_and_broken_plugins_through_real_entry_points(site):

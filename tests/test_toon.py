@@ -101,12 +101,16 @@ def test_shapes_and_dtype(builder, size):
 
 
 @pytest.mark.parametrize(
-    "size", [(31, 64), (64, 129), (16, 16), (256, 256), (64,), (64, 64, 3), 64]
+    "size", [(31, 64), (64, 129), (16, 16), (256, 256), (64,), (64, 64, 3), 16, "64"]
 )
 def test_bad_size_is_a_one_line_error(size):
     with pytest.raises(GanzooError) as err:
         toon_anime(size=size)
     assert "\n" not in str(err.value)
+
+
+def test_an_int_size_means_a_square():
+    assert toon_photo(size=48, length=10)[0].shape == (3, 48, 48)
 
 
 def test_out_of_range_index():

@@ -606,6 +606,8 @@ class ToonFaces(Dataset):
 
 
 def _check_size(size: Any) -> tuple[int, int]:
+    if isinstance(size, int):
+        size = (size, size)
     try:
         h, w = (int(s) for s in size)
         ok = (h, w) == tuple(size)

@@ -46,7 +46,13 @@ def check_size(size: tuple[int, int], what: str) -> None:
 
 class ConcatResidualBlock(nn.Module):
     """Conv3x3-IN-ReLU-Conv3x3-IN, concatenated with the block's input and merged by a 1x1
-    convolution and ReLU. When the block strides, its input is average-pooled to match."""
+    Conv-IN-ReLU. When the block strides, its input is average-pooled to match.
+
+    The merge is normalised because its output is also a skip into the decoder, where it is
+    added to a normalised map: without the norm, N(0, 0.02) weights leave the skips about ten
+    times weaker than that map, the decoder ignores them, and the generator learns the
+    input's layout only very slowly (measured: L1 0.24 instead of 0.19 after 300 autoencoding
+    steps, and translations that do not depend on the input at all)."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
         super().__init__()
@@ -56,9 +62,7 @@ class ConcatResidualBlock(nn.Module):
             instance_norm(out_channels),
         )
         self.shortcut = nn.AvgPool2d(2) if stride == 2 else nn.Identity()
-        self.merge = nn.Sequential(
-            nn.Conv2d(out_channels + in_channels, out_channels, 1), nn.ReLU(inplace=True)
-        )
+        self.merge = conv_in_relu(out_channels + in_channels, out_channels, 1)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.merge(torch.cat([self.body(x), self.shortcut(x)], dim=1))
@@ -82,12 +86,15 @@ class Decoder(nn.Module):
         self.head = nn.Sequential(conv_in_relu(top, top, 1), conv_in_relu(top, top, 1))
         self.out = nn.Sequential(nn.Conv2d(top, channels, 7, 1, 3), nn.Tanh())
 
-    def forward(self, features: list[Tensor]) -> Tensor:
+    def forward(self, features: list[Tensor], full: Tensor | None = None) -> Tensor:
+        """``full``, when given, is a full-resolution map added after the last upsample."""
         x = features[-1]
         for stage, skip in zip(self.stages, features[-2::-1], strict=True):
             x = upsample(stage(x), skip.shape[-2:]) + skip
         x = self.head(x)
         x = upsample(x, tuple(2 * s for s in x.shape[-2:]))
+        if full is not None:
+            x = x + full
         return self.out(x)
 
 
@@ -123,22 +130,30 @@ class ImprovedGenerator(Generator):
     - Normalization is instance norm without affine parameters (CycleGAN's), initialisation
       N(0, 0.02) (CycleGAN's), zero padding throughout.
 
+    - ``stem_skip`` (ours, off in the paper recipe): the stem convolution's full-resolution output
+      is also added after the last upsample, one more short-circuit connection of the same kind.
+      Without it, every output pixel comes from 1/2-resolution maps: at 32x32 that loses the thin
+      outlines of anime faces, and the generator learns the input's layout slowly.
+
     At width 64 it has 13.8M parameters (the encoder 12.2M, against ResNet-18's 11.2M without its
-    classifier: the 1x1 merge convolutions add the difference).
+    classifier: the 1x1 merge convolutions add the difference); the stem skip adds none.
 
     Args:
         size: (H, W); both divisible by 16 and at least 32.
         channels: image channels, in and out.
         width: channels of the stem and reslayer-1, doubled by each later layer.
+        stem_skip: add the stem's full-resolution map before the output convolution.
     """
 
-    def __init__(self, size: tuple[int, int], channels: int = 3, width: int = 64):
+    def __init__(
+        self, size: tuple[int, int], channels: int = 3, width: int = 64, stem_skip: bool = False
+    ):
         super().__init__()
         check_size(size, "improved generator")
         widths = (width, 2 * width, 4 * width, 8 * width)
-        self.stem = nn.Sequential(
-            conv_in_relu(channels, width, 7), nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        )
+        self.stem_skip = stem_skip
+        self.stem = conv_in_relu(channels, width, 7)
+        self.pool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         layers = []
         in_channels = width
         for index, out_channels in enumerate(widths):
@@ -156,15 +171,22 @@ class ImprovedGenerator(Generator):
 
     def encode(self, x: Tensor) -> list[Tensor]:
         """The outputs of reslayer-1..4, at 1/2, 1/4, 1/8 and 1/16 of the image's size."""
+        return self._encode(self.stem(x))
+
+    def _encode(self, stem: Tensor) -> list[Tensor]:
         features = []
-        x = self.stem(x)
+        x = self.pool(stem)
         for layer in self.reslayers:
             x = layer(x)
             features.append(x)
         return features
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.decoder(self.encode(x))
+        stem = self.stem(x)
+        return self.decoder(self._encode(stem), stem if self.stem_skip else None)
+
+    def extra_repr(self) -> str:
+        return f"stem_skip={self.stem_skip}"
 
 
 class TimmImprovedGenerator(Generator):

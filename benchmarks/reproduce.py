@@ -67,6 +67,19 @@ def slug(label: str) -> str:
     return label.replace(" (clip)", "")
 
 
+def thumbnail(grid: Path, size: int) -> Path:
+    """The top-left corner of a sample grid as a small JPEG for the report: 4x4 samples, or the
+    first rows of (source, translation, reconstruction) triples. The full grid stays beside it."""
+    from PIL import Image
+
+    cell = size + 2  # torchvision's save_image pads 2 pixels
+    image = Image.open(grid).convert("RGB")
+    box = (0, 0, min(image.width, 6 * cell + 2), min(image.height, 4 * cell + 2))
+    path = grid.with_suffix(".jpg")
+    image.crop(box).save(path, quality=90)
+    return path
+
+
 def save_row(out: Path, row: dict, args) -> list[dict]:
     """Adds (or replaces) one result in results.json and rewrites report.md. A file lock makes
     this safe for several workers sharing ``--out`` (say, one per dataset on a two-core CPU)."""
@@ -139,11 +152,13 @@ def run_one(label: str, dataset: str, args, out: Path) -> dict:
     grid = out / "grids" / f"{slug(label)}-{dataset}.png"
     grid.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(grids[-1], grid)
+    thumbnail(grid, args.size)
     return {
         "label": label,
         "dataset": dataset,
         "steps": steps,
         "batch": batch,
+        "budget": args.budget,
         "images_seen": steps * batch,
         "train_seconds": round(seconds, 1),
         "results": [r.as_dict() for r in results],
@@ -153,10 +168,11 @@ def run_one(label: str, dataset: str, args, out: Path) -> dict:
 
 
 def markdown(rows: list[dict], args) -> str:
+    budgets = " / ".join(sorted({str(r.get("budget", r["images_seen"])) for r in rows}))
     lines = [
         f"# Reproduction: DCGAN, WGAN and the improved translator at {args.size}x{args.size}",
         "",
-        f"Budget: {args.budget} target images seen per model; seed {args.seed}; evaluated "
+        f"Budget: {budgets} target images seen per model; seed {args.seed}; evaluated "
         f"on {args.n} generated and {args.n} real images; device {args.device}.",
         "",
     ]
@@ -190,10 +206,19 @@ def markdown(rows: list[dict], args) -> str:
                 + " | ".join(cells)
                 + " |"
             )
-        lines += ["", "Protocols:", ""]
-        for res in block[0]["results"]:
-            lines.append(f"- `{res['name']}`: {res['protocol']}")
-        lines += [""] + [f"![{r['label']} on {dataset}]({r['grid']})" for r in block] + [""]
+        lines += ["", "Protocols (as written for the first model that used each metric):", ""]
+        protocols = {}
+        for r in block:
+            for res in r["results"]:
+                protocols.setdefault(res["name"], res["protocol"])
+        lines += [f"- `{name}`: {text}" for name, text in protocols.items()]
+        lines += ["", "Samples (full grids: the .png beside each):", ""]
+        lines += [
+            f"![{r['label']} on {dataset}]({Path(r['grid']).with_suffix('.jpg')}) "
+            f"{r['label']} on {dataset}"
+            for r in block
+        ]
+        lines += [""]
     return "\n".join(lines)
 
 
@@ -207,10 +232,20 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="results")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite report.md from results.json"
+    )
     args = parser.parse_args()
     args.inception = inception_available()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.report_only:
+        rows = json.loads((out / "results.json").read_text())
+        for row in rows:
+            thumbnail(out / row["grid"], args.size)
+        (out / "report.md").write_text(markdown(rows, args))
+        print(markdown(rows, args))
+        return
     rows = []
     for dataset in args.datasets.split(","):
         for label in args.models.split(","):

@@ -167,7 +167,21 @@ def run_one(label: str, dataset: str, args, out: Path) -> dict:
     }
 
 
-def markdown(rows: list[dict], args) -> str:
+# The columns of the short tables (cards, README); report.md and results.json keep every value.
+KEY_COLUMNS = (
+    "toon-content:all",
+    "toon-modes:modes",
+    "toon-fid:toon-fid",
+    "fid:fid",
+    "kid:kid",
+    "is:is",
+    "swd:avg",
+    "msssim:generated",
+    "msssim:real",
+)
+
+
+def markdown(rows: list[dict], args, short: bool = False) -> str:
     budgets = " / ".join(sorted({str(r.get("budget", r["images_seen"])) for r in rows}))
     lines = [
         f"# Reproduction: DCGAN, WGAN and the improved translator at {args.size}x{args.size}",
@@ -185,8 +199,10 @@ def markdown(rows: list[dict], args) -> str:
             for res in r["results"]:
                 for key in res["values"]:
                     name = f"{res['name']}:{key}"
-                    if name not in columns:
+                    if name not in columns and (not short or name in KEY_COLUMNS):
                         columns.append(name)
+        if short:
+            columns.sort(key=KEY_COLUMNS.index)
         lines += [
             f"## {dataset}",
             "",
@@ -222,6 +238,56 @@ def markdown(rows: list[dict], args) -> str:
     return "\n".join(lines)
 
 
+CARD_BEGIN = "<!-- results: written by benchmarks/reproduce.py --cards -->"
+CARD_END = "<!-- end of results -->"
+
+
+def card_section(model: str, dataset: str, rows: list[dict], args) -> str | None:
+    """The "Results" section of the card ``{model}-{dataset}.md``: every row of that model (both
+    of its losses) on that dataset, beside the other models' rows for comparison."""
+    block = [r for r in rows if r["dataset"] == dataset]
+    if not any(MODELS[r["label"]][0] == model for r in block):
+        return None
+    table = markdown(block, args, short=True).split("\n")
+    start = table.index(f"## {dataset}") + 2
+    end = table.index("", start)
+    lines = [
+        CARD_BEGIN,
+        "## Results",
+        "",
+        f"From `benchmarks/reproduce.py` at {args.size}x{args.size}, every model trained on "
+        f"{block[0].get('budget', block[0]['images_seen'])} target images (seed {args.seed}) "
+        "and scored on 1,000 images per side; see the README's reproduction section for the "
+        "protocol and the reading. These are the numbers of a small CPU budget, not of "
+        "converged models.",
+        "",
+        *table[start:end],
+        "",
+        CARD_END,
+    ]
+    return "\n".join(lines)
+
+
+def update_cards(cards: Path, rows: list[dict], args) -> list[Path]:
+    """Puts each card's results section just before its "## Limitations" (or replaces it)."""
+    written = []
+    for card in sorted(cards.glob("*-*.md")):
+        model, _, dataset = card.stem.partition("-")
+        section = card_section(model, dataset, rows, args)
+        if section is None:
+            continue
+        text = card.read_text()
+        if CARD_BEGIN in text:
+            head, _, rest = text.partition(CARD_BEGIN)
+            text = head + section + rest.partition(CARD_END)[2]
+        else:
+            head, marker, rest = text.partition("## Limitations")
+            text = head + section + "\n\n" + marker + rest
+        card.write_text(text)
+        written.append(card)
+    return written
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=int, default=20000, help="target images seen per model")
@@ -235,6 +301,9 @@ def main() -> None:
     parser.add_argument(
         "--report-only", action="store_true", help="rewrite report.md from results.json"
     )
+    parser.add_argument(
+        "--cards", help="with --report-only: model_cards folder whose Results sections to update"
+    )
     args = parser.parse_args()
     args.inception = inception_available()
     out = Path(args.out)
@@ -244,6 +313,9 @@ def main() -> None:
         for row in rows:
             thumbnail(out / row["grid"], args.size)
         (out / "report.md").write_text(markdown(rows, args))
+        if args.cards:
+            for card in update_cards(Path(args.cards), rows, args):
+                print(f"updated {card}", file=sys.stderr)
         print(markdown(rows, args))
         return
     rows = []

@@ -45,6 +45,11 @@ MODELS = {
     "improved-gp": ("improved", {"loss": "wasserstein-gp", "loss_args": {"gp_lambda": 10.0}}),
 }
 
+# Not a model: the translators' source images scored unchanged, as if they were translations. A
+# translator starts from real photos, so this is the number it has to beat to have moved at all
+# toward the target domain; the unconditional models have msssim:real as their reference instead.
+SOURCE_AS_IS = "source as-is"
+
 DATASETS = {
     # name: (target data, source for translators, metrics)
     "anime": ("anime", "celeba", ["swd", "msssim", "fid", "kid", "is"]),
@@ -58,7 +63,8 @@ def inception_available() -> bool:
 
     try:
         find_weights()
-    except Exception:
+    except Exception as exc:
+        print(f"{exc}; the report leaves out fid, kid and is", file=sys.stderr)
         return False
     return True
 
@@ -90,7 +96,7 @@ def save_row(out: Path, row: dict, args) -> list[dict]:
         rows = json.loads(results_file.read_text()) if results_file.exists() else []
         key = (row["label"], row["dataset"])
         rows = [r for r in rows if (r["label"], r["dataset"]) != key] + [row]
-        order = {name: i for i, name in enumerate([*DATASETS, *MODELS])}
+        order = {name: i for i, name in enumerate([*DATASETS, SOURCE_AS_IS, *MODELS])}
         rows.sort(key=lambda r: (order[r["dataset"]], order[r["label"]]))
         tmp = results_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(rows, indent=2))
@@ -159,11 +165,54 @@ def run_one(label: str, dataset: str, args, out: Path) -> dict:
         "steps": steps,
         "batch": batch,
         "budget": args.budget,
+        "device": args.device,
         "images_seen": steps * batch,
         "train_seconds": round(seconds, 1),
         "results": [r.as_dict() for r in results],
         "grid": str(grid.relative_to(out)),
         "run_dir": str(run_dir),
+    }
+
+
+def score_source_as_is(dataset: str, args) -> dict:
+    """The source-as-is row: the very source images ``ganzoo eval`` gives a translator (same
+    draw, same seed) scored against the same real target images, with no translation between."""
+    import torch
+
+    from ganzoo.data import open_domains
+    from ganzoo.evaluate import REAL_STREAM, SOURCE_STREAM, draw_indices, load_images, load_metrics
+    from ganzoo.metrics.base import Context, derive_seed
+
+    target, source, metrics = DATASETS[dataset]
+    # content preservation is trivially perfect for unchanged images, so it is left out
+    metrics = [m for m in metrics if args.inception or m not in ("fid", "kid", "is")]
+    size = (args.size, args.size)
+    domains = open_domains(target, ("source", "target"), size, source=source)
+    real_set, source_set = domains["target"], domains["source"]
+    real = load_images(
+        real_set, draw_indices(len(real_set), args.n, derive_seed(args.seed, REAL_STREAM))
+    )
+    fake = load_images(
+        source_set, draw_indices(len(source_set), args.n, derive_seed(args.seed, SOURCE_STREAM))
+    )
+    context = Context(
+        device=torch.device(args.device), seed=args.seed, data=target, real_dataset=real_set
+    )
+    results = [m.compute(fake, real, context=context) for m in load_metrics(metrics)]
+    for result in results:
+        result.protocol += f"; generated: {len(fake)} {source} images, unchanged"
+    return {
+        "label": SOURCE_AS_IS,
+        "dataset": dataset,
+        "steps": 0,
+        "batch": 0,
+        "budget": args.budget,
+        "device": args.device,
+        "images_seen": 0,
+        "train_seconds": 0.0,
+        "results": [r.as_dict() for r in results],
+        "grid": None,
+        "run_dir": None,
     }
 
 
@@ -183,11 +232,12 @@ KEY_COLUMNS = (
 
 def markdown(rows: list[dict], args, short: bool = False) -> str:
     budgets = " / ".join(sorted({str(r.get("budget", r["images_seen"])) for r in rows}))
+    devices = " / ".join(sorted({r.get("device", args.device) for r in rows}))
     lines = [
         f"# Reproduction: DCGAN, WGAN and the improved translator at {args.size}x{args.size}",
         "",
         f"Budget: {budgets} target images seen per model; seed {args.seed}; evaluated "
-        f"on {args.n} generated and {args.n} real images; device {args.device}.",
+        f"on {args.n} generated and {args.n} real images; device {devices}.",
         "",
     ]
     for dataset in DATASETS:
@@ -217,23 +267,30 @@ def markdown(rows: list[dict], args, short: bool = False) -> str:
                 f"{values[c]:.4g}" if isinstance(values.get(c), float) else str(values.get(c, ""))
                 for c in columns
             ]
-            lines.append(
-                f"| {r['label']} | {r['steps']} x {r['batch']} | {r['train_seconds']} | "
-                + " | ".join(cells)
-                + " |"
+            trained = (
+                f"{r['steps']} x {r['batch']} | {r['train_seconds']}" if r["steps"] else "- | -"
             )
+            lines.append(f"| {r['label']} | {trained} | " + " | ".join(cells) + " |")
         lines += ["", "Protocols (as written for the first model that used each metric):", ""]
         protocols = {}
-        for r in block:
+        for r in sorted(block, key=lambda r: r["label"] == SOURCE_AS_IS):  # models' first
             for res in r["results"]:
                 protocols.setdefault(res["name"], res["protocol"])
         lines += [f"- `{name}`: {text}" for name, text in protocols.items()]
-        lines += ["", "Samples (full grids: the .png beside each):", ""]
-        lines += [
+        samples = [
             f"![{r['label']} on {dataset}]({Path(r['grid']).with_suffix('.jpg')}) "
             f"{r['label']} on {dataset}"
             for r in block
+            if r["grid"]
         ]
+        if samples:
+            lines += [
+                "",
+                "Samples (corners of the last sample grids; the whole grids are the .png files "
+                "beside these in the output folder):",
+                "",
+                *samples,
+            ]
         lines += [""]
     return "\n".join(lines)
 
@@ -246,7 +303,7 @@ def card_section(model: str, dataset: str, rows: list[dict], args) -> str | None
     """The "Results" section of the card ``{model}-{dataset}.md``: every row of that model (both
     of its losses) on that dataset, beside the other models' rows for comparison."""
     block = [r for r in rows if r["dataset"] == dataset]
-    if not any(MODELS[r["label"]][0] == model for r in block):
+    if not any(MODELS.get(r["label"], ("",))[0] == model for r in block):
         return None
     table = markdown(block, args, short=True).split("\n")
     start = table.index(f"## {dataset}") + 2
@@ -257,9 +314,10 @@ def card_section(model: str, dataset: str, rows: list[dict], args) -> str | None
         "",
         f"From `benchmarks/reproduce.py` at {args.size}x{args.size}, every model trained on "
         f"{block[0].get('budget', block[0]['images_seen'])} target images (seed {args.seed}) "
-        "and scored on 1,000 images per side; see the README's reproduction section for the "
-        "protocol and the reading. These are the numbers of a small CPU budget, not of "
-        "converged models.",
+        f"and scored on {args.n} images per side. *source as-is* is no model: the translators' "
+        "inputs, unchanged, scored as if they were translations. These are the numbers of a "
+        "small CPU budget, not of converged models; the protocol, the grids and a reading are "
+        "in the ganzoo README's reproduction section and docs/reproduction/README.md.",
         "",
         *table[start:end],
         "",
@@ -294,7 +352,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("-n", type=int, default=1000, help="images per side for the metrics")
     parser.add_argument("--datasets", default="toon,anime,celeba")
-    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--models", default=",".join([SOURCE_AS_IS, *MODELS]))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="results")
@@ -305,24 +363,32 @@ def main() -> None:
         "--cards", help="with --report-only: model_cards folder whose Results sections to update"
     )
     args = parser.parse_args()
-    args.inception = inception_available()
+    from ganzoo.devices import resolve_device
+
+    args.device = str(resolve_device(args.device))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.report_only:
         rows = json.loads((out / "results.json").read_text())
         for row in rows:
-            thumbnail(out / row["grid"], args.size)
+            if row["grid"]:
+                thumbnail(out / row["grid"], args.size)
         (out / "report.md").write_text(markdown(rows, args))
         if args.cards:
             for card in update_cards(Path(args.cards), rows, args):
                 print(f"updated {card}", file=sys.stderr)
         print(markdown(rows, args))
         return
+    args.inception = inception_available()
     rows = []
     for dataset in args.datasets.split(","):
         for label in args.models.split(","):
             print(f"== {label} on {dataset}", file=sys.stderr, flush=True)
-            rows = save_row(out, run_one(label, dataset, args, out), args)
+            if label == SOURCE_AS_IS:
+                row = score_source_as_is(dataset, args)
+            else:
+                row = run_one(label, dataset, args, out)
+            rows = save_row(out, row, args)
     print(markdown(rows, args))
 
 

@@ -23,7 +23,7 @@ MANIFEST = {
             "recipes": {
                 # Sized so that the main job, `ganzoo run improved --data toon`, ends within
                 # ten minutes on two CPU cores: 32x32, width 16, 2,000 steps of 8. Measured on
-                # toon (README, "The main job"): with weight clipping the critic's output scale
+                # toon (README, "Recipe tuning"): with weight clipping the critic's output scale
                 # is not bounded (instance norm undoes the clipping) and both generators
                 # collapse to one input-independent image; the gradient penalty keeps the critic
                 # in check. Adam at 5e-4 and the full-resolution stem skip make the generators

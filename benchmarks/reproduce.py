@@ -184,7 +184,7 @@ def score_source_as_is(dataset: str, args) -> dict:
     from ganzoo.metrics.base import Context, derive_seed
 
     target, source, metrics = DATASETS[dataset]
-    # content preservation is trivially perfect for unchanged images, so it is left out
+    # no toon-content (run_one adds it for translators): unchanged images keep their content
     metrics = [m for m in metrics if args.inception or m not in ("fid", "kid", "is")]
     size = (args.size, args.size)
     domains = open_domains(target, ("source", "target"), size, source=source)
@@ -379,6 +379,13 @@ def main() -> None:
                 print(f"updated {card}", file=sys.stderr)
         print(markdown(rows, args))
         return
+    for kind, names, known in (
+        ("models", args.models, [SOURCE_AS_IS, *MODELS]),
+        ("datasets", args.datasets, list(DATASETS)),
+    ):
+        unknown = [name for name in names.split(",") if name not in known]
+        if unknown:
+            parser.error(f"unknown {kind} {', '.join(unknown)}; known: {', '.join(known)}")
     args.inception = inception_available()
     rows = []
     for dataset in args.datasets.split(","):

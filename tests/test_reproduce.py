@@ -91,3 +91,17 @@ def test_cards_get_one_results_section_before_limitations(results, tmp_path):
     assert text.index("## Model") < text.index("## Results") < text.index("## Limitations")
     assert "| improved-gp | 2 x 8 |" in text and "| dcgan | 1 x 64 |" in text
     assert "## Results" not in (cards / "improved-anime.md").read_text()
+
+
+def test_an_unknown_model_is_one_error_line_naming_the_known_ones(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--models", "dcgan,gan", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1].endswith(
+        "unknown models gan; known: source as-is, dcgan, wgan (clip), wgan-gp, "
+        "improved (clip), improved-gp"
+    )
+    assert not (tmp_path / "results.json").exists()

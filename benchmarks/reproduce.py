@@ -69,13 +69,19 @@ def inception_available() -> bool:
     return True
 
 
+def offline(metrics: list[str], args) -> list[str]:
+    """``metrics`` less fid, kid and is when the Inception weights are missing."""
+    return [m for m in metrics if args.inception or m not in ("fid", "kid", "is")]
+
+
 def slug(label: str) -> str:
     return label.replace(" (clip)", "")
 
 
 def thumbnail(grid: Path, size: int) -> Path:
-    """The top-left corner of a sample grid as a small JPEG for the report: 4x4 samples, or the
-    first rows of (source, translation, reconstruction) triples. The full grid stays beside it."""
+    """The top-left corner of a sample grid as a small JPEG for the report: 6x4 samples, or the
+    first two (source, translation, reconstruction) triples of each row. The full grid stays
+    beside it."""
     from PIL import Image
 
     cell = size + 2  # torchvision's save_image pads 2 pixels
@@ -118,8 +124,7 @@ def run_one(label: str, dataset: str, args, out: Path) -> dict:
         source = None
     elif dataset == "toon":
         metrics = [*metrics, "toon-content"]
-    if not args.inception:
-        metrics = [m for m in metrics if m not in ("fid", "kid", "is")]
+    metrics = offline(metrics, args)
     batch = overrides.get("batch_size", spec["recipes"]["default"].get("batch_size", 64))
     steps = max(1, args.budget // batch)
     run_dir = out / "runs" / f"{slug(label)}-{dataset}"
@@ -180,21 +185,17 @@ def score_source_as_is(dataset: str, args) -> dict:
     import torch
 
     from ganzoo.data import open_domains
-    from ganzoo.evaluate import REAL_STREAM, SOURCE_STREAM, draw_indices, load_images, load_metrics
-    from ganzoo.metrics.base import Context, derive_seed
+    from ganzoo.evaluate import draw_real, draw_source, load_images, load_metrics
+    from ganzoo.metrics.base import Context
 
     target, source, metrics = DATASETS[dataset]
     # no toon-content (run_one adds it for translators): unchanged images keep their content
-    metrics = [m for m in metrics if args.inception or m not in ("fid", "kid", "is")]
+    metrics = offline(metrics, args)
     size = (args.size, args.size)
     domains = open_domains(target, ("source", "target"), size, source=source)
     real_set, source_set = domains["target"], domains["source"]
-    real = load_images(
-        real_set, draw_indices(len(real_set), args.n, derive_seed(args.seed, REAL_STREAM))
-    )
-    fake = load_images(
-        source_set, draw_indices(len(source_set), args.n, derive_seed(args.seed, SOURCE_STREAM))
-    )
+    real = load_images(real_set, draw_real(real_set, args.n, args.seed))
+    fake = load_images(source_set, draw_source(source_set, args.n, args.seed))
     context = Context(
         device=torch.device(args.device), seed=args.seed, data=target, real_dataset=real_set
     )

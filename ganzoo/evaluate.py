@@ -57,6 +57,16 @@ def draw_indices(length: int, n: int, seed: int) -> np.ndarray:
     return np.sort(order[: min(n, length)].numpy())
 
 
+def draw_real(dataset: Any, n: int, seed: int) -> np.ndarray:
+    """The indices of the real (target) images an evaluation with ``seed`` scores against."""
+    return draw_indices(len(dataset), n, derive_seed(seed, REAL_STREAM))
+
+
+def draw_source(dataset: Any, n: int, seed: int) -> np.ndarray:
+    """The indices of the source images an evaluation with ``seed`` has a translator translate."""
+    return draw_indices(len(dataset), n, derive_seed(seed, SOURCE_STREAM))
+
+
 def load_images(dataset: Any, indices: np.ndarray) -> torch.Tensor:
     """uint8 [N, 3, H, W] of the dataset's items at ``indices``."""
     if hasattr(dataset, "render_batch"):  # toon: one vectorised render
@@ -153,13 +163,13 @@ def evaluate(
     context.real_dataset = real_set
     src_indices = None
     if context.source_dataset is not None:
-        src_indices = draw_indices(len(context.source_dataset), n, derive_seed(seed, SOURCE_STREAM))
+        src_indices = draw_source(context.source_dataset, n, seed)
         if hasattr(context.source_dataset, "attribute_array"):
             context.source_attributes = context.source_dataset.attribute_array()[src_indices]
     for metric in metrics:
         metric.check(context)  # a missing requirement fails before any image is made
 
-    real_indices = draw_indices(len(real_set), n, derive_seed(seed, REAL_STREAM))
+    real_indices = draw_real(real_set, n, seed)
     context.real_key = "|".join(
         [
             dataset_identity(real_set, data),

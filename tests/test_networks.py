@@ -46,22 +46,6 @@ def batch_norm(c: int) -> int:
 
 
 # shapes ---------------------------------------------------------------------------------------
-def test_improved_decoder_skips_are_not_drowned_out():
-    # The decoder adds each encoder map to an upsampled, normalised deeper map. At initialisation
-    # the skip must be of the same order as that map, or the decoder ignores the input's layout
-    # (an un-normalised merge conv left the skips ten times weaker and the translations blank).
-    from ganzoo_improved.networks import upsample
-
-    torch.manual_seed(0)
-    gen = build("generators", "improved-generator", (32, 32), width=16)
-    features = gen.encode(torch.rand(4, 3, 32, 32) * 2 - 1)
-    x = features[-1]
-    for stage, skip in zip(gen.decoder.stages, features[-2::-1], strict=True):
-        deep = upsample(stage(x), skip.shape[-2:])
-        assert skip.std() > 0.5 * deep.std()
-        x = deep + skip
-
-
 @pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_dcgan_shapes(size):
     gen = build("generators", "dcgan-generator", size, width=8)
@@ -211,6 +195,22 @@ def test_generator_outputs_are_in_range():
     for name in ("improved-generator", "improved-timm-generator"):
         gen = build("generators", name, (32, 32), width=8)
         assert gen(torch.rand(2, 3, 32, 32) * 4 - 2).abs().max() <= 1
+
+
+def test_improved_decoder_skips_are_not_drowned_out():
+    # The decoder adds each encoder map to an upsampled, normalised deeper map. At initialisation
+    # the skip must be of the same order as that map, or the decoder ignores the input's layout
+    # (an un-normalised merge conv left the skips ten times weaker and the translations blank).
+    from ganzoo_improved.networks import upsample
+
+    torch.manual_seed(0)
+    gen = build("generators", "improved-generator", (32, 32), width=16)
+    features = gen.encode(torch.rand(4, 3, 32, 32) * 2 - 1)
+    x = features[-1]
+    for stage, skip in zip(gen.decoder.stages, features[-2::-1], strict=True):
+        deep = upsample(stage(x), skip.shape[-2:])
+        assert skip.std() > 0.5 * deep.std()
+        x = deep + skip
 
 
 # the PatchGAN's receptive field ----------------------------------------------------------------

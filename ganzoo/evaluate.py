@@ -1,15 +1,18 @@
-"""``ganzoo eval``: metrics of a model against a dataset.
+"""``ganzoo eval``: metrics of a model, or of a folder or archive of images, against a dataset.
 
     results = evaluate("runs/improved-toon", "toon", ["fid", "swd", "toon-content"], n=1000)
     print(format_results(results))
 
-The model comes from ``ganzoo.load`` (zoo name, run directory, Hub-ready folder or hf://). It
+A model comes from ``ganzoo.load`` (zoo name, run directory, Hub-ready folder or hf://). It
 produces ``n`` images: an unconditional model samples them in batches of 64 whose seeds derive
 from ``seed``; a translator translates ``n`` source-domain images drawn from the data's source
-domain. ``n`` real (target-domain) images are drawn likewise. Every draw is deterministic in
-``seed``, so a result can be reproduced from its protocol. Each metric is built by name from the
-registry (kind ``metrics``) and returns a ``MetricResult``. When SOURCE is a run directory or a
-Hub-ready folder the results are also written into its model card.
+domain. A folder or archive of images (anyone's generator's output, or real images) gives up to
+``n`` of its images, decoded at ``size``. Up to ``n`` real (target-domain) images are drawn
+likewise: all of them when the real set is smaller. Every draw is deterministic in ``seed``, so
+a result can be reproduced from its protocol. The default ``n`` is 10,000, where FID is usually
+reported: FID is biased upward at smaller n, so only figures at equal n compare. Each metric is
+built by name from the registry (kind ``metrics``) and returns a ``MetricResult``. When SOURCE
+is a run directory or a Hub-ready folder the results are also written into its model card.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from ganzoo.registry import registry
 __all__ = ["card_rows", "evaluate", "format_results", "load_metrics"]
 
 BATCH = 64  # images per generator call; fixed, since each batch's noise has its own seed
+DEFAULT_N = 10_000  # the n FID is reported at; fewer real images when the real set is smaller
+IMAGE_SET_SIZE = (64, 64)  # folders and archives are scored at the zoo's training size
 # streams of derive_seed(seed, ...), so that the draws do not share random numbers
 REAL_STREAM, SOURCE_STREAM, SAMPLE_STREAM = 1, 2, 3
 
@@ -121,51 +126,63 @@ def _card_folder(source: str) -> Path | None:
     return None
 
 
+MODEL_MARKERS = ("config.json", "checkpoints", "export")  # what makes a folder a model
+
+
+def is_image_set(source: str) -> bool:
+    """True for a registered dataset, a folder of images or an archive; False for a model (run,
+    Hub-ready folder, zoo name, hf://)."""
+    if registry().find("datasets", str(source)) is not None:
+        return True  # real against real: e.g. `ganzoo eval celeba --data anime`
+    path = Path(str(source)).expanduser()
+    if path.is_file():
+        return path.suffix.lower() in (".tar", ".zip") or path.name.lower().endswith(".tar.gz")
+    return path.is_dir() and not any((path / name).exists() for name in MODEL_MARKERS)
+
+
+def _resize_text(size: tuple[int, int]) -> str:
+    h, w = size
+    return (
+        f"both sets decoded or generated at {w}x{h} (files: centre crop, antialiased bicubic); "
+        "Inception metrics then resize to 299x299 (TF1 bilinear)"
+    )
+
+
 def evaluate(
     source: str,
     data: str,
     metric_names: list[str],
-    n: int = 1000,
+    n: int = DEFAULT_N,
     seed: int = 0,
     device: str | torch.device = "auto",
     source_data: str | None = None,
     data_root: str | None = None,
     inception_weights: str | None = None,
     update_card: bool = True,
+    size: tuple[int, int] | None = None,
 ) -> list[MetricResult]:
-    """Runs the named metrics on ``n`` generated and ``n`` real images; see the module docstring.
+    """Runs the named metrics on ``n`` generated and up to ``n`` real images; see the module
+    docstring. SOURCE may also be a dataset name, a folder or an archive of images, scored as
+    they are at ``size`` (default 64x64).
 
     ``inception_weights`` overrides ``GANZOO_INCEPTION_WEIGHTS`` for fid, kid and is.
     """
-    import ganzoo
-    from ganzoo.data import open_dataset, open_domains
     from ganzoo.devices import resolve_device
 
     if n < 2:
         raise GanzooError(f"-n must be at least 2, got {n}")
     metrics = load_metrics(metric_names)  # unknown names fail before anything is loaded
     dev = resolve_device(device)
-    gan = ganzoo.load(source, device=dev)
-    size = tuple(gan.image_size)
-
-    context = Context(
-        device=dev,
-        seed=seed,
-        data=data,
-        task=gan.task,
-        inception_weights=inception_weights,
-    )
-    if gan.task == "translation":
-        domains = open_domains(data, ("source", "target"), size, source=source_data, root=data_root)
-        real_set, context.source_dataset = domains["target"], domains["source"]
+    context = Context(device=dev, seed=seed, data=data, inception_weights=inception_weights)
+    if is_image_set(source):
+        make, size = _image_set_maker(source, size or IMAGE_SET_SIZE, n, seed, context)
+        real_set = _open_real(data, size, data_root, context)
     else:
-        real_set = open_dataset(data, size=size, root=data_root)
-    context.real_dataset = real_set
-    src_indices = None
-    if context.source_dataset is not None:
-        src_indices = draw_source(context.source_dataset, n, seed)
-        if hasattr(context.source_dataset, "attribute_array"):
-            context.source_attributes = context.source_dataset.attribute_array()[src_indices]
+        if size is not None:
+            raise GanzooError(
+                "--size is for folders and archives of images; a model is scored at its own size"
+            )
+        make, size, real_set = _model_maker(source, data, source_data, data_root, n, seed, context)
     for metric in metrics:
         metric.check(context)  # a missing requirement fails before any image is made
 
@@ -180,28 +197,79 @@ def evaluate(
         ]
     )
     real = load_images(real_set, real_indices)
-    if src_indices is not None:
-        context.source = load_images(context.source_dataset, src_indices)
-        fake = translate_images(gan, context.source)
-    else:
-        fake = sample_images(gan, n, seed)
+    fake, made = make()
 
     results = [metric.compute(fake, real, context=context) for metric in metrics]
     # how the two image sets were drawn, so that each result can be reproduced from its card
-    made = (
-        f"translations of {len(fake)} source-domain images"
-        if src_indices is not None
-        else f"{len(fake)} samples in batches of {BATCH}"
-    )
-    drawn = f"generated: {made}; real: {len(real)} images of {data} at {size[1]}x{size[0]}"
+    real_text = f"{len(real)} of the {len(real_set)} images of {data}"
+    drawn = f"generated: {made}; real: {real_text} at {size[1]}x{size[0]}"
     for result in results:
         result.protocol = f"{result.protocol}; {drawn}"
-    folder = _card_folder(source) if update_card else None
+        result.details = {
+            "n": len(fake),
+            "n_real": len(real),
+            "real": real_text,
+            "size": f"{size[1]}x{size[0]}",
+            "resize": _resize_text(size),
+        }
+    folder = _card_folder(source) if update_card and not is_image_set(source) else None
     if folder is not None:
         from ganzoo.hub import update_card_metrics
 
         update_card_metrics(folder, card_rows(results))
     return results
+
+
+def _open_real(data, size, data_root, context):
+    from ganzoo.data import open_dataset
+
+    context.real_dataset = open_dataset(data, size=size, root=data_root)
+    return context.real_dataset
+
+
+def _image_set_maker(source, size, n, seed, context):
+    """(make, size): ``make()`` draws up to ``n`` images of the dataset, folder or archive."""
+    from ganzoo.data import open_dataset
+
+    images = open_dataset(str(source), size=size)
+
+    def make():
+        indices = draw_indices(len(images), n, derive_seed(seed, SAMPLE_STREAM))
+        return load_images(
+            images, indices
+        ), f"{len(indices)} of the {len(images)} images of {source}"
+
+    return make, size
+
+
+def _model_maker(source, data, source_data, data_root, n, seed, context):
+    """(make, size, real set) for a model: ``make()`` samples or translates ``n`` images."""
+    import ganzoo
+    from ganzoo.data import open_domains
+
+    gan = ganzoo.load(source, device=context.device)
+    size = tuple(gan.image_size)
+    context.task = gan.task
+    if gan.task != "translation":
+        real_set = _open_real(data, size, data_root, context)
+        return (
+            (lambda: (sample_images(gan, n, seed), f"{n} samples in batches of {BATCH}")),
+            size,
+            real_set,
+        )
+    domains = open_domains(data, ("source", "target"), size, source=source_data, root=data_root)
+    context.real_dataset, context.source_dataset = domains["target"], domains["source"]
+    src_indices = draw_source(context.source_dataset, n, seed)
+    if hasattr(context.source_dataset, "attribute_array"):
+        context.source_attributes = context.source_dataset.attribute_array()[src_indices]
+
+    def make():
+        context.source = load_images(context.source_dataset, src_indices)
+        return translate_images(gan, context.source), (
+            f"translations of {len(src_indices)} source-domain images"
+        )
+
+    return make, size, context.real_dataset
 
 
 def card_rows(results: list[MetricResult]) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ import os
 import shutil
 import struct
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from ganzoo.checkpoints import atomic_save, list_checkpoints
 from ganzoo.devices import resolve_device
 from ganzoo.errors import GanzooError
 from ganzoo.models import GAN, build
+from ganzoo.network import hub_reachable, quiet_hub
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -93,21 +95,23 @@ def read_safetensors(
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
-            head = handle.read(8)
+            head = handle.read(9)
     except FileNotFoundError:
         raise GanzooError(f"{path} does not exist") from None
     except OSError as exc:
         raise GanzooError(f"cannot read {path}: {exc.strerror or exc}") from None
     # torch.save writes a zip archive (PK..) or, in its legacy format, a pickle (protocol 2+
-    # starts with 0x80); either would run code if unpickled
-    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+    # starts with 0x80); either would run code if unpickled. A safetensors header length can
+    # start with 0x80 too, but its JSON header then opens with "{" at byte 8.
+    pickled = head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
+    if pickled and head[8:9] != b"{":
         raise GanzooError(
             f"{path} is a pickle (torch.save) file, not safetensors; ganzoo never unpickles "
             "weights: convert them with safetensors.torch.save_file"
         )
     if len(head) < 8:
         raise GanzooError(f"{path} is not a safetensors file: only {size} bytes")
-    (header_bytes,) = struct.unpack("<Q", head)
+    (header_bytes,) = struct.unpack("<Q", head[:8])
     if header_bytes > min(size - 8, MAX_HEADER_BYTES):
         raise GanzooError(
             f"{path} is not a valid safetensors file: its header claims {header_bytes} bytes "
@@ -142,13 +146,21 @@ def _load_exported(model: GAN, tensors: dict[str, torch.Tensor], origin: str) ->
         for key in set(expected) & set(tensors)
         if tensors[key].shape != expected[key].shape
     )
+    # fp16 or bf16 storage of float weights is upcast by load_state_dict; anything else that
+    # differs (int32 weights, float step counters) would be converted silently, so it is refused
+    wrong += sorted(
+        f"{key} {tensors[key].dtype} (model: {expected[key].dtype})"
+        for key in set(expected) & set(tensors)
+        if tensors[key].dtype != expected[key].dtype
+        and not (tensors[key].is_floating_point() and expected[key].is_floating_point())
+    )
     if missing or unexpected or wrong:
         problems = [
             f"{label} {_few(keys)}"
             for label, keys in (
                 ("missing", missing),
                 ("unexpected", unexpected),
-                ("wrong shape", wrong),
+                ("wrong shape or dtype", wrong),
             )
             if keys
         ]
@@ -205,7 +217,11 @@ def _local_source(path: Path) -> Source:
         )
     weights = path / WEIGHTS_NAME
     if weights.exists():
-        return Source(_read_config(path / CONFIG_NAME, str(path)), weights, str(path), "folder")
+        from ganzoo.zoo import card_sha256
+
+        config = _read_config(path / CONFIG_NAME, str(path))
+        # a zoo entry's folder: its card pins the weights' sha256, which load() checks
+        return Source(config, weights, str(path), "folder", sha256=card_sha256(path))
     if (path / "checkpoints").is_dir():
         # A run: its newest checkpoint, even when export/ exists, because export/ is only
         # rewritten when training ends and is stale after an interrupted --resume.
@@ -239,16 +255,20 @@ def hub_download(repo_id: str, filename: str, revision: str | None) -> Path:
     )
 
     where = f"{repo_id}@{revision}" if revision else repo_id
+    # unreachable: the cache only, at once, instead of half a minute of retries
+    cache_only = not constants.HF_HUB_OFFLINE and not hub_reachable()
     try:
-        return Path(
-            hf_hub_download(
-                repo_id,
-                filename,
-                revision=revision,
-                library_name="ganzoo",
-                library_version=__version__,
+        with quiet_hub():
+            return Path(
+                hf_hub_download(
+                    repo_id,
+                    filename,
+                    revision=revision,
+                    library_name="ganzoo",
+                    library_version=__version__,
+                    local_files_only=cache_only,
+                )
             )
-        )
     except LocalEntryNotFoundError:
         why = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else "the Hub cannot be reached"
         raise GanzooError(
@@ -292,13 +312,9 @@ def resolve_source(source: str | os.PathLike) -> Source:
 
     entry = find_zoo_entry(text)
     if entry is not None:
-        if not entry.published:
-            raise GanzooError(
-                f"zoo entry {entry.name!r} has no published weights yet; train it with "
-                f"`{entry.train_command}` and load the run directory it writes"
-            )
-        label = f"zoo entry {entry.name} ({entry.repo}@{entry.revision})"
-        return _hub_source(entry.repo, entry.revision, label, entry.sha256)
+        from ganzoo.zoo import entry_source
+
+        return entry_source(entry)  # its bundled folder or its pinned Hub commit
     raise GanzooError(
         f"no folder or zoo entry named {text!r}; a SOURCE is a Hub-ready folder, a run "
         "directory, a zoo entry (`ganzoo list --kind zoo`) or hf://ORG/NAME[@REVISION]"
@@ -372,7 +388,8 @@ def save_pretrained(
     data = data or run.get("data")
     # the run's own settings (local paths, start time) stay in the run directory
     config = {key: value for key, value in model.config.items() if key != "run"}
-    training = {key: value for key, value in (("data", data), ("step", step)) if value}
+    pairs = (("data", data), ("source", run.get("source")), ("step", step))
+    training = {key: value for key, value in pairs if value}
     if training:
         config["training"] = training
 
@@ -426,7 +443,10 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, force: bo
     metrics = None
     run_card = run_dir / "export" / CARD_NAME
     if run_card.is_file() and Path(out_dir).resolve() != run_card.parent.resolve():
-        metrics = card_metrics(run_card) or None
+        try:
+            metrics = card_metrics(run_card) or None
+        except GanzooError as exc:  # a hand-edited card must not stop the export
+            warnings.warn(f"{exc}; the export's card has no metrics", stacklevel=2)
     return save_pretrained(
         model,
         out_dir,
@@ -449,7 +469,13 @@ def update_card_metrics(folder: str | os.PathLike, results: list[dict[str, Any]]
     path = folder / CARD_NAME
     if not path.is_file():
         raise GanzooError(f"{folder} has no model card ({CARD_NAME}) to record metrics in")
-    card = update(path, results)
+    try:
+        card = update(path, results)
+    except GanzooError as exc:
+        # the metrics were computed at some cost: the caller still reports them, and the card
+        # (a person's file) is left as it is
+        warnings.warn(f"{exc}; the results are not recorded in it", stacklevel=2)
+        return path
     _atomic_write(path, card.save)
     return path
 
@@ -475,13 +501,14 @@ def _upload(folder: Path, repo_id: str, private: bool) -> tuple[str, str]:
     # Everything from here is the network and the Hub's answer: no token, offline mode, HTTP
     # errors and connection failures all become one line naming the repository.
     try:
-        url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-        commit = api.upload_folder(
-            repo_id=repo_id,
-            folder_path=str(folder),
-            repo_type="model",
-            commit_message=f"Upload {config['model']} with ganzoo {__version__}",
-        )
+        with quiet_hub():
+            url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+            commit = api.upload_folder(
+                repo_id=repo_id,
+                folder_path=str(folder),
+                repo_type="model",
+                commit_message=f"Upload {config['model']} with ganzoo {__version__}",
+            )
     except Exception as exc:  # noqa: BLE001 - see above
         raise GanzooError(f"cannot push to {repo_id}: {_first_line(exc)}") from None
     return str(url), commit.oid
@@ -492,7 +519,15 @@ def push_to_hub(source: str | os.PathLike, repo_id: str, private: bool = False) 
     repository URL and the commit id. The folder is checked by loading it first."""
     path = Path(source)
     if not path.is_dir():
-        raise GanzooError(f"{source} is not a folder; push takes a Hub-ready folder or a run")
+        from ganzoo.zoo import find_zoo_entry
+
+        entry = find_zoo_entry(str(source))
+        if entry is None or not entry.bundled:
+            raise GanzooError(
+                f"{source} is not a folder; push takes a Hub-ready folder, a run or a bundled "
+                "zoo entry"
+            )
+        path = entry.folder  # published unchanged, as the zoo ships it
     with tempfile.TemporaryDirectory(prefix="ganzoo-push-") as tmp:
         staged = Path(tmp) / "upload"
         src = _local_source(path)

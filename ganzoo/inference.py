@@ -18,6 +18,8 @@ from torchvision.utils import save_image
 
 from ganzoo.errors import GanzooError
 from ganzoo.hub import load
+from ganzoo.plots import save_grid, save_readable_grid
+from ganzoo.validate import check_memory, check_seed
 
 TRANSLATE_BATCH = 16
 
@@ -51,11 +53,19 @@ def sample_to_path(
     seed: int = 0,
     device: str = "auto",
     force: bool = False,
+    raw: bool = False,
 ) -> str:
     """``n`` samples of an unconditional model: a grid when ``output`` ends in .png, otherwise a
-    folder of ``sample-0000.png``, ... Returns what was written."""
+    folder of ``sample-0000.png``, ... Returns what was written.
+
+    A grid is for looking at, so it is enlarged (nearest neighbour) to at least 128 px per image
+    unless ``raw``; the folder's files keep the model's own size, as data for other tools."""
     if n < 1:
         raise GanzooError(f"-n must be at least 1, got {n}")
+    check_seed(seed)
+    # at the smallest size any model makes (8x8): an absurd -n is refused before its n file
+    # names are listed; the model's own size is checked once it is loaded
+    check_memory(f"-n {n}", n, (3, 8, 8), "cpu", "use a smaller -n")
     output = Path(output)
     grid = output.suffix.lower() == ".png"
     if grid:
@@ -68,10 +78,17 @@ def sample_to_path(
         targets = [output / f"sample-{i:0{digits}d}.png" for i in range(n)]
         _refuse_existing(targets, force)
     gan = load(source, device=device)
+    height, width = gan.image_size
+    shape = (gan.channels, height, width)
+    check_memory(f"-n {n} at {width}x{height}", n, shape, gan.device, "use a smaller -n")
     images = gan.sample(n, seed=seed).cpu()
     if grid:
         output.parent.mkdir(parents=True, exist_ok=True)
-        _save_png(images, output, nrow=max(1, round(math.sqrt(n))), padding=2)
+        nrow = max(1, round(math.sqrt(n)))
+        if raw:
+            save_grid(images, output, nrow)
+        else:
+            save_readable_grid(images, output, nrow)
     else:
         output.mkdir(parents=True, exist_ok=True)
         for image, path in zip(images, targets, strict=True):
@@ -92,6 +109,8 @@ def _input_files(inputs: list[str]) -> list[Path]:
             files.extend(sorted(p for p in path.iterdir() if p.is_file() and _is_image_name(p)))
         elif path.is_file():
             files.append(path)
+        elif path.exists():  # a named pipe or a device: reading it could wait forever
+            raise GanzooError(f"{item} is not a regular file or a folder")
         else:
             raise GanzooError(f"no such file or folder: {item}")
     if not files:
@@ -99,27 +118,55 @@ def _input_files(inputs: list[str]) -> list[Path]:
     return files
 
 
-def read_image(path: Path, size: tuple[int, int]) -> torch.Tensor:
-    """An image file as uint8 RGB ``[3, H, W]``: upright (EXIF), transparency on white, resized
-    to cover ``size`` keeping its aspect ratio and centre-cropped."""
-    with Image.open(path) as img:
-        img = ImageOps.exif_transpose(img)
-        if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-            rgba = img.convert("RGBA")
-            img = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-        height, width = size
-        fitted = ImageOps.fit(img.convert("RGB"), (width, height), Image.Resampling.BICUBIC)
+def read_image(path: Path, size: tuple[int, int], crop: str = "center") -> torch.Tensor:
+    """An image file of any size and mode as uint8 RGB ``[3, H, W]``, decoded, cropped and
+    resized exactly as training data is (``ganzoo.data.images.decode``)."""
+    from ganzoo.data.images import decode
+
+    pixels, _ = decode(path.read_bytes(), size, crop)
+    return torch.from_numpy(pixels)
+
+
+def input_crop(config: dict, reverse: bool = False) -> str:
+    """How a translator's inputs are cropped: as the data of the side they come from was in
+    training (the source domain; the target with ``reverse``). celeba's face crop, else centre."""
+    from ganzoo.data.images import CROPS
+    from ganzoo.registry import registry
+
+    trained = config.get("run") or config.get("training") or {}
+    data = trained.get("data")
+    entry = registry().find("datasets", data) if data else None
+    side = data if reverse else trained.get("source") or (entry and entry.spec.get("source"))
+    spec = registry().find("datasets", side) if side else None
+    crop = spec.spec.get("crop", "center") if spec else "center"
+    return crop if crop in CROPS else "center"
+
+
+def fit_image(img: Image.Image, size: tuple[int, int]) -> torch.Tensor:
+    """A PIL image as uint8 RGB ``[3, H, W]``: upright (EXIF), transparency on white, resized to
+    cover ``size`` keeping its aspect ratio and centre-cropped, as training data is."""
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        img = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+    height, width = size
+    fitted = ImageOps.fit(img.convert("RGB"), (width, height), Image.Resampling.BICUBIC)
     return pil_to_tensor(fitted)
 
 
 def _output_names(files: list[Path]) -> list[str]:
-    """``photo.jpg`` -> ``photo.png``; a repeated stem (a/x.jpg, b/x.png) gets -2, -3, ..."""
-    seen: dict[str, int] = {}
+    """``photo.jpg`` -> ``photo.png``; a name already given (a/x.jpg and b/x.png, or x.jpg
+    given twice) gets -2, -3, ..., checked against every name so far (so a/x.png, b/x.png and
+    c/x-2.png still give three files)."""
+    taken: set[str] = set()
     names = []
     for path in files:
-        count = seen.get(path.stem, 0) + 1
-        seen[path.stem] = count
-        names.append(f"{path.stem}.png" if count == 1 else f"{path.stem}-{count}.png")
+        name, count = f"{path.stem}.png", 1
+        while name.lower() in taken:  # lower: x.png and X.png are one file on macOS and Windows
+            count += 1
+            name = f"{path.stem}-{count}.png"
+        taken.add(name.lower())
+        names.append(name)
     return names
 
 
@@ -133,8 +180,9 @@ def translate_paths(
 ) -> list[str]:
     """Translates image files (or the images in folders) with an image-to-image model.
 
-    Each image is read as RGB, resized to cover the model's image size and centre-cropped (as
-    training data is), and written as ``OUTPUT_DIR/<input stem>.png``.
+    Each image (any size and mode) is read as RGB, cropped and resized to the model's image size
+    as the training data of its side was (``input_crop``), and written as
+    ``OUTPUT_DIR/<input stem>.png``.
     Unreadable files are skipped with one warning that counts them.
     """
     files = _input_files(inputs)
@@ -145,6 +193,7 @@ def translate_paths(
     _refuse_existing(targets, force)
     gan = load(source, device=device)
     size = tuple(gan.image_size)
+    crop = input_crop(gan.config, reverse)
 
     written: list[str] = []
     skipped: list[Path] = []
@@ -163,7 +212,7 @@ def translate_paths(
 
     for path, target in zip(files, targets, strict=True):
         try:
-            image = read_image(path, size)
+            image = read_image(path, size, crop)
         except Exception:  # PIL raises many types for damaged files (OSError, SyntaxError, ...)
             skipped.append(path)
             continue

@@ -25,6 +25,7 @@ from ganzoo.errors import GanzooError
 from ganzoo.optim import Stepper, make_optimizer
 from ganzoo.recipes import parse_size, resolve_recipe
 from ganzoo.registry import registry
+from ganzoo.validate import check_component_args, check_recipe
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
@@ -345,6 +346,7 @@ def make_config(
     reg = registry()
     entry = reg.get("models", model)
     resolved = resolve_recipe(entry.spec, recipe, overrides)
+    check_recipe(resolved)
     plugin = reg.plugins[entry.plugin]
     components = {}
     for role, kind in (
@@ -355,8 +357,12 @@ def make_config(
         name = resolved[role]
         if not name:
             raise GanzooError(f"model {model!r} names no {role} in its recipe")
-        reg.get(kind, name)  # an unknown name fails here, before any building
-        components[role] = {"name": name, "args": copy.deepcopy(resolved[f"{role}_args"])}
+        builder = reg.get(kind, name).load()  # an unknown name fails here, before any building
+        args = resolved[f"{role}_args"]
+        # networks get size and channels from ganzoo itself, not from <role>_args
+        given = () if role == "loss" else ("size", "channels")
+        check_component_args(role, name, builder, args, given)
+        components[role] = {"name": name, "args": copy.deepcopy(args)}
     return {
         "ganzoo_version": __version__,
         "model": entry.name,

@@ -7,6 +7,7 @@ names a *manifest*: a plain dict of strings and numbers saying what the plugin c
         "models": {"dcgan": {"builder": "ganzoo.models:UnconditionalGAN", "summary": "...", ...}},
         "generators": {"dcgan-generator": {"builder": "ganzoo_dcgan.networks:DCGANGenerator"}},
         "losses": {"bce": {"builder": "ganzoo_dcgan.losses:BCELoss"}},
+        "zoo": "ganzoo_dcgan:zoo",  # optional: the package-data folder of its zoo entries
     }
 
 Builders are ``"module:attr"`` strings imported only when a component is built, so listing
@@ -62,6 +63,7 @@ class Plugin:
     version: str
     entries: list[Entry] = field(default_factory=list)
     error: str | None = None
+    zoo: str | None = None  # "package:folder" holding the plugin's zoo entries (ganzoo.zoo)
 
     @property
     def broken(self) -> bool:
@@ -80,9 +82,11 @@ def import_string(path: str, what: str = "builder") -> Any:
 def _read_manifest(plugin_name: str, manifest: Any) -> list[Entry]:
     if not isinstance(manifest, dict):
         raise ValueError(f"manifest is a {type(manifest).__name__}, not a dict")
-    unknown = set(manifest) - set(KINDS)
+    unknown = set(manifest) - {*KINDS, "zoo"}
     if unknown:
-        raise ValueError(f"manifest has unknown sections {sorted(unknown)}; allowed: {KINDS}")
+        allowed = (*KINDS, "zoo")
+        raise ValueError(f"manifest has unknown sections {sorted(unknown)}; allowed: {allowed}")
+    _read_zoo(manifest)
     entries = []
     for kind in KINDS:
         for name, spec in manifest.get(kind, {}).items():
@@ -91,6 +95,18 @@ def _read_manifest(plugin_name: str, manifest: Any) -> list[Entry]:
                 raise ValueError(f"{kind[:-1]} {name!r} needs a 'builder' of the form module:attr")
             entries.append(Entry(kind, name, plugin_name, builder, dict(spec)))
     return entries
+
+
+def _read_zoo(manifest: dict[str, Any]) -> str | None:
+    """The manifest's ``"zoo": "package:folder"``: the package-data folder of its zoo entries."""
+    zoo = manifest.get("zoo")
+    if zoo is None:
+        return None
+    package, _, folder = zoo.partition(":") if isinstance(zoo, str) else ("", "", "")
+    parts = folder.replace("\\", "/").split("/")
+    if not package.replace(".", "_").isidentifier() or not folder or "" in parts or ".." in parts:
+        raise ValueError(f"'zoo' is {zoo!r}; give 'package:folder', e.g. 'ganzoo_mygan:zoo'")
+    return zoo
 
 
 class Registry:
@@ -145,7 +161,7 @@ class Registry:
 
 def discover() -> list[Plugin]:
     """Reads every ``ganzoo.plugins`` entry point; a plugin that fails is kept as broken."""
-    plugins = []
+    plugins: list[Plugin] = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = ep.dist
         plugin = Plugin(
@@ -153,10 +169,23 @@ def discover() -> list[Plugin]:
             distribution=dist.name if dist else "?",
             version=dist.version if dist else "?",
         )
+        holder = next((p for p in plugins if p.name == ep.name), None)
+        if holder is not None:
+            # listed under its distribution's name too, so that neither one vanishes
+            plugin.name = f"{ep.name} ({plugin.distribution})"
+            plugin.error = (
+                f"plugin name {ep.name!r} is taken by {holder.distribution}; rename the entry "
+                f"point in {plugin.distribution}'s pyproject.toml"
+            )
+            plugins.append(plugin)
+            continue
         try:
-            plugin.entries = _read_manifest(ep.name, ep.load())
-        except Exception as exc:  # a broken plugin must never stop the others
-            plugin.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            manifest = ep.load()
+            plugin.entries = _read_manifest(ep.name, manifest)
+            plugin.zoo = _read_zoo(manifest)
+        # a broken plugin must never stop the others, even one whose manifest calls sys.exit
+        except (Exception, SystemExit) as exc:
+            plugin.error = f"{type(exc).__name__}: {exc}".splitlines()[0].rstrip(": ")
         plugins.append(plugin)
     return plugins
 

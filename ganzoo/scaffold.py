@@ -39,6 +39,8 @@ test = ["pytest>=8"]
 
 [tool.hatch.build.targets.wheel]
 packages = ["{{module}}"]
+# pretrained zoo entries in {{module}}/zoo/ are package data; listed so no ignore rule drops them
+artifacts = ["{{module}}/zoo/**"]
 # `pip install -e .` puts this folder on sys.path, which needs no build helper beyond hatchling
 dev-mode-dirs = ["."]
 
@@ -63,6 +65,8 @@ _COMPONENTS = {
 }
 
 MANIFEST = {
+    # pretrained zoo entries: one folder each in {{module}}/zoo/ (see the README there)
+    "zoo": "{{module}}:zoo",
     "models": {
         "{{name}}": {
             # ganzoo's noise-to-image model class; write a subclass of ganzoo.models.GAN for
@@ -293,10 +297,23 @@ python -m pytest -q                         # the plugin's own tests
 - `{{module}}/manifest.py`: what the plugin registers (plain data, read without importing torch)
 - `{{module}}/networks.py`: the generator and discriminator
 - `{{module}}/losses.py`: the hinge loss
+- `{{module}}/zoo/`: pretrained zoo entries, one folder each (see its README)
 - `model_card.md`: a template for the cards of trained models
 
 See ganzoo's guide "Writing and publishing a plugin" (docs/writing-plugins.md) for publishing the
 package to PyPI and weights to the Hugging Face Hub.
+"""
+
+ZOO_README = """\
+# Zoo entries of the {{name}} plugin
+
+Each pretrained model this plugin ships is a folder here, named `MODEL-DATA` (e.g.
+`{{name}}-anime/`), in Hugging Face Hub layout: `README.md` (the model card; its front matter's
+`ganzoo:` block holds entry, model, data, status, repo, revision, sha256 and train),
+`config.json`, `model.safetensors` and `sample.png`. `ganzoo.load("{{name}}-anime")` then works
+offline once the plugin is installed. ganzoo's `benchmarks/make_zoo_entry.py RUN_DIR --out
+{{module}}/zoo/{{name}}-anime` makes one from a finished run. This file is the folder's index,
+not a card.
 """
 
 FILES = {
@@ -307,6 +324,7 @@ FILES = {
     "{{module}}/manifest.py": MANIFEST,
     "{{module}}/networks.py": NETWORKS,
     "{{module}}/losses.py": LOSSES,
+    "{{module}}/zoo/README.md": ZOO_README,
     "tests/test_plugin.py": TEST,
 }
 

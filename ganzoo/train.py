@@ -2,7 +2,8 @@
 
 A run directory holds ``config.json`` (model config, resolved recipe, run settings, versions),
 ``checkpoints/step-N.safetensors`` (written atomically; the newest ``keep_checkpoints`` kept),
-``samples/step-N.png``, ``metrics.csv``, TensorBoard events, ``losses.png`` and ``export/``.
+``samples/step-N.png`` (enlarged to be readable, ``ganzoo.plots``), ``metrics.csv``, TensorBoard
+events, ``losses.png`` and ``export/``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 import os
 import platform
 import random
-import re
+import shlex
 import signal
 import sys
 import time
@@ -25,7 +26,6 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
-from torchvision.utils import save_image
 from tqdm import tqdm
 
 from ganzoo import __version__
@@ -40,6 +40,18 @@ from ganzoo.devices import resolve_device
 from ganzoo.errors import GanzooError
 from ganzoo.models import GAN, build, make_config
 from ganzoo.optim import Stepper
+from ganzoo.plots import plot_losses, save_readable_grid
+from ganzoo.rundirs import (
+    RunLock,
+    check_new_run_dir,
+    check_resume,
+    claim_existing,
+    claim_new,
+    default_run_dir,
+    read_run_config,
+)
+from ganzoo.threads import SlowdownWatch, choose_threads
+from ganzoo.validate import check_memory, check_recipe, check_seed
 
 PREVIEW_COUNT = {1: 64, 3: 8}  # images for unconditional grids, triples for translators
 
@@ -59,6 +71,7 @@ class TrainOptions:
     precision: str = "fp32"
     compile: bool = False
     quiet: bool = False
+    threads: int | None = None  # CPU threads; None: auto (see ganzoo.threads)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,17 +124,9 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _new_run_dir(options: TrainOptions) -> Path:
-    if options.out:
-        run_dir = Path(options.out)
-        if run_dir.exists() and any(run_dir.iterdir()):
-            raise GanzooError(
-                f"run directory {run_dir} exists and is not empty; continue it with "
-                f"--resume {run_dir} or choose another --out"
-            )
-        return run_dir
-    data = re.sub(r"[^A-Za-z0-9]+", "-", Path(options.data).name.removeprefix("hf:")).strip("-")
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{options.model}-{data or 'data'}-{stamp}"
+    """--out as given (checked now, claimed when the first file is written), or a default name."""
+    check_new_run_dir(options.out)
+    return Path(options.out) if options.out else default_run_dir(options.model, options.data)
 
 
 def _versions(config: dict[str, Any]) -> dict[str, str]:
@@ -135,20 +140,30 @@ def _versions(config: dict[str, Any]) -> dict[str, str]:
 
 def _load_resume_config(options: TrainOptions) -> tuple[Path, dict[str, Any]]:
     run_dir = Path(options.resume)
-    config_path = run_dir / "config.json"
-    if not config_path.is_file():
-        raise GanzooError(f"{run_dir} is not a run directory (no config.json)")
-    config = json.loads(config_path.read_text())
-    changed = set(options.overrides) - {"steps", "epochs"}
-    if changed:
-        raise GanzooError(
-            f"a resumed run keeps its recipe; only --steps or --epochs may change "
-            f"(got {', '.join(sorted(changed))})"
-        )
+    config = read_run_config(run_dir)
+    check_resume(run_dir, config, options.model, options.data, options.source, options.overrides)
     for key in ("steps", "epochs"):
         if key in options.overrides:
             config["recipe"][key] = options.overrides[key]
+    check_recipe(config["recipe"])
     return run_dir, config
+
+
+def _load_state(model: GAN, stepper: Stepper, state: dict[str, Any], path: Path) -> None:
+    """A checkpoint into the run's model, or one line when it is another model's."""
+    expected, found = set(model.state_dict()), set(state["model"])
+    try:
+        if expected != found:
+            raise ValueError(
+                f"{len(expected - found)} missing and {len(found - expected)} unexpected tensors"
+            )
+        model.load_state_dict(state["model"])
+        stepper.load_state_dict(state["optimizers"])
+    except (RuntimeError, KeyError, ValueError) as exc:
+        raise GanzooError(
+            f"checkpoint {path} does not fit the {model.config['model']} model its run's "
+            f"config.json describes ({str(exc).strip().splitlines()[-1]})"
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,30 +216,6 @@ class MetricsLog:
             csv.DictWriter(handle, self.columns, extrasaction="ignore").writerow(row)
 
 
-def plot_losses(metrics_csv: Path, out: Path, loss_keys: tuple[str, ...]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with metrics_csv.open() as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows:
-        return
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
-    steps = [int(r["step"]) for r in rows]
-    for key in loss_keys:
-        values = [float(r[key]) if r.get(key) not in (None, "") else math.nan for r in rows]
-        ax.plot(steps, values, label=key, linewidth=1.2)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
-
-
 @contextmanager
 def _stop_on_signals():
     """Ctrl-C or SIGTERM asks the loop to stop after the current step, so the checkpoint it then
@@ -255,19 +246,42 @@ def train(options: TrainOptions) -> Path:
     procs = Processes.from_env()
     device = procs.device(options.device)
     procs.start(device)
+    claims: list[RunLock] = []  # the run directory's lock, held until training ends
     try:
-        return _train(options, procs, device)
+        return _train(options, procs, device, claims)
     finally:
+        for claim in claims:
+            claim.release()
         procs.stop()
 
 
-def _train(options: TrainOptions, procs: Processes, device: torch.device) -> Path:
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.machine()}, {os.cpu_count()} cores"
+
+
+def _set_threads(options: TrainOptions, run_info: dict[str, Any], quiet: bool) -> int:
+    """Sets torch's CPU threads: ``--threads``, else what the resumed run used (the same
+    summation order, so resume stays bit-identical), else the cores free now."""
+    requested = options.threads or (run_info.get("threads") if options.resume else None)
+    threads, note = choose_threads(requested)
+    if note and not quiet:
+        print(f"note: {note}", file=sys.stderr)
+    torch.set_num_threads(threads)
+    return threads
+
+
+def _train(
+    options: TrainOptions, procs: Processes, device: torch.device, claims: list[RunLock]
+) -> Path:
     from ganzoo.data import open_domains
 
     if options.resume:
         run_dir, config = _load_resume_config(options)
         run_info = config["run"]
     else:
+        check_seed(options.seed)
         config = make_config(options.model, options.recipe, options.overrides)
         run_dir = _new_run_dir(options)
         run_info = {
@@ -279,8 +293,13 @@ def _train(options: TrainOptions, procs: Processes, device: torch.device) -> Pat
             "world_size": procs.world_size,
             "versions": _versions(config),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            # how it was trained, for the card of a zoo entry made from this run
+            "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "device": f"{device} ({_device_name(device)})",
         }
     recipe = config["recipe"]
+    if device.type == "cpu":
+        run_info["threads"] = _set_threads(options, run_info, quiet=options.quiet)
     seed = int(run_info["seed"])
     precision = options.precision if not options.resume else run_info["precision"]
 
@@ -290,6 +309,14 @@ def _train(options: TrainOptions, procs: Processes, device: torch.device) -> Pat
             f"batch size {batch_size} (global) does not split over {procs.world_size} processes"
         )
     local_batch = batch_size // procs.world_size
+    height, width = config["image_size"]
+    check_memory(
+        f"a batch of {local_batch} images at {width}x{height}",
+        local_batch,
+        (int(config["channels"]), height, width),
+        device,
+        "use a smaller --batch-size or --size",
+    )
 
     torch.manual_seed(seed)
     random.seed(seed)
@@ -307,6 +334,11 @@ def _train(options: TrainOptions, procs: Processes, device: torch.device) -> Pat
         root=run_info.get("data_root"),
     )
     target = datasets["target"]
+    if len(target) and target[0].shape[0] != model.channels:
+        raise GanzooError(
+            f"recipe field channels={model.channels} is not allowed: the images of "
+            f"{run_info['data']} have {target[0].shape[0]} channels"
+        )
     per_epoch = len(target) // procs.world_size // local_batch
     if per_epoch == 0:
         raise GanzooError(f"{run_info['data']} has {len(target)} images, fewer than one batch")
@@ -319,8 +351,7 @@ def _train(options: TrainOptions, procs: Processes, device: torch.device) -> Pat
         if not checkpoints:
             raise GanzooError(f"{run_dir} has no checkpoint to resume from")
         start, state = load_checkpoint(checkpoints[-1][1])
-        model.load_state_dict(state["model"])
-        stepper.load_state_dict(state["optimizers"])
+        _load_state(model, stepper, state, checkpoints[-1][1])
         _set_rng_state(state["rng"])
         if start >= total:
             raise GanzooError(
@@ -360,6 +391,10 @@ def _train(options: TrainOptions, procs: Processes, device: torch.device) -> Pat
     writer = None
     metrics = None
     if procs.is_main:
+        # claimed only now, so that a run refused above leaves nothing behind
+        claim = claim_existing(run_dir) if options.resume else claim_new(run_dir, bool(options.out))
+        claims.append(claim)
+        run_dir = claim.path
         for sub in ("checkpoints", "samples"):
             (run_dir / sub).mkdir(parents=True, exist_ok=True)
         config["run"] = run_info
@@ -370,11 +405,12 @@ def _train(options: TrainOptions, procs: Processes, device: torch.device) -> Pat
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start or None)
+        threads_text = f" ({torch.get_num_threads()} threads)" if device.type == "cpu" else ""
         print(
             f"training {config['model']} on {run_info['data']} at "
             f"{config['image_size'][1]}x{config['image_size'][0]}: steps {start}..{total}, "
             f"global batch {batch_size} ({procs.world_size} process(es) x {local_batch}), "
-            f"{device}, {precision}; run directory {run_dir}",
+            f"{device}{threads_text}, {precision}; run directory {run_dir}",
             file=sys.stderr,
         )
 
@@ -385,20 +421,28 @@ def _train(options: TrainOptions, procs: Processes, device: torch.device) -> Pat
         model.train()
         group = model.preview_group
         nrow = group * max(1, round(math.sqrt(images.shape[0] / group)))
-        save_image(images, path, nrow=nrow, padding=2)
+        save_readable_grid(images, path, nrow)  # enlarged: 32 px faces are unreadable
         return path
 
     def write_checkpoint(step: int) -> Path:
         path = run_dir / "checkpoints" / f"step-{step}.safetensors"
-        save_checkpoint(
-            path,
-            step,
-            {
-                "model": model.state_dict(),
-                "optimizers": stepper.state_dict(),
-                "rng": _rng_state(),
-            },
-        )
+        state = {
+            "model": model.state_dict(),
+            "optimizers": stepper.state_dict(),
+            "rng": _rng_state(),
+        }
+        try:
+            save_checkpoint(path, step, state)
+        except OSError as exc:  # a full disk: the last complete checkpoint is still there
+            then = (
+                f"last good checkpoint: {last_good}; free space and continue with --resume "
+                f"{run_dir}"
+                if last_good
+                else f"no checkpoint yet; free space, remove {run_dir} and start again"
+            )
+            raise GanzooError(
+                f"cannot write checkpoint {path}: {exc.strerror or exc}; {then}"
+            ) from None
         prune_checkpoints(run_dir, int(recipe["keep_checkpoints"]))
         return path
 
@@ -413,6 +457,7 @@ def _train(options: TrainOptions, procs: Processes, device: torch.device) -> Pat
         disable=options.quiet or not procs.is_main or not sys.stderr.isatty(),
     )
     log_every = int(recipe["log_every"])
+    watch = SlowdownWatch(torch.get_num_threads())
     t_log, step_log = time.perf_counter(), start
     t_start = time.perf_counter()
     step = start
@@ -456,6 +501,9 @@ def _train(options: TrainOptions, procs: Processes, device: torch.device) -> Pat
                     for k, v in means.items():
                         writer.add_scalar(f"loss/{k}", v, step)
                     writer.add_scalar("speed/images_per_s", rate, step)
+                    slow = watch.observe(rate)
+                    if slow and not options.quiet:
+                        bar.write(f"warning: {slow}", file=sys.stderr)
                     bar.set_postfix(
                         {"img/s": f"{rate:.0f}", **{k: f"{v:.3g}" for k, v in means.items()}}
                     )

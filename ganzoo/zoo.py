@@ -1,7 +1,7 @@
-"""The zoo catalogue: one Markdown card per pretrained entry, read without importing torch.
+"""The zoo: pretrained entries, each described by a model card, read without importing torch.
 
 A card is a model card (YAML front matter, then Markdown) whose front matter carries a ``ganzoo``
-block saying where the weights live::
+block saying what the entry is and where its weights live::
 
     ganzoo:
       entry: improved-anime        # the name users type
@@ -10,17 +10,29 @@ block saying where the weights live::
       status: unpublished          # or published
       repo: null                   # ORG/NAME on the Hugging Face Hub once published
       revision: null               # the pinned commit the zoo loads
-      sha256: null                 # of model.safetensors at that commit
+      sha256: null                 # of model.safetensors (bundled or at that commit)
       train: ganzoo run improved --data anime --recipe paper
 
-Cards live in ``ganzoo/model_cards`` inside an installed wheel (pyproject force-includes them) and
-in the repository's ``model_cards/`` for an editable install; ``GANZOO_MODEL_CARDS`` points
-elsewhere (tests, or a private catalogue).
+Entries come from catalogues, folders that hold cards (``NAME.md``) and entry folders
+(``NAME/`` in Hub layout: ``README.md`` is the card, next to ``config.json``,
+``model.safetensors`` and ``sample.png``). An entry folder with weights is *bundled*: it loads
+offline after its sha256 is checked. The catalogues, in order of precedence (the first one to
+name an entry keeps it):
+
+1. the folders in ``GANZOO_MODEL_CARDS`` (separated by ``os.pathsep``): a private catalogue,
+   added to the installed ones;
+2. each plugin's zoo folder, named by its manifest's ``"zoo": "package:folder"`` (package data,
+   so wheels carry it), plugins in order of their names;
+3. ganzoo's own ``model_cards/`` (``ganzoo/model_cards`` inside an installed wheel): cards of
+   entries whose weights are elsewhere or not yet trained.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import importlib.resources
+import json
 import os
 import re
 import warnings
@@ -31,8 +43,13 @@ from typing import Any
 import yaml
 
 import ganzoo
+from ganzoo.errors import GanzooError
 
 CARDS_ENV = "GANZOO_MODEL_CARDS"
+CARD_NAME = "README.md"
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+CORE = "ganzoo"  # the origin of the core catalogue's entries
 
 # The same front-matter shape huggingface_hub's RepoCard reads; parsed here with yaml alone because
 # importing huggingface_hub would slow down `ganzoo list`.
@@ -55,10 +72,46 @@ class ZooEntry:
     card_path: Path
     metadata: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     body: str = field(default="", compare=False, repr=False)
+    folder: Path | None = None  # the entry's Hub-layout folder, when it ships as one
+    origin: str = CORE  # who ships it: "ganzoo", a plugin's name, or GANZOO_MODEL_CARDS
 
     @property
     def published(self) -> bool:
         return self.status == "published"
+
+    @property
+    def bundled(self) -> bool:
+        return self.folder is not None and (self.folder / WEIGHTS_NAME).is_file()
+
+    @property
+    def weights(self) -> str:
+        """Where the weights are: "bundled" (here), "hub" (a pinned Hub commit) or "absent"."""
+        if self.bundled:
+            return "bundled"
+        return "hub" if self.published else "absent"
+
+    @property
+    def size(self) -> str:
+        """WxH: the card's ``size``, else the bundled config's image size, else "-"."""
+        size = (self.metadata.get("ganzoo") or {}).get("size")
+        if size:
+            return str(size)
+        try:
+            height, width = json.loads((self.folder / CONFIG_NAME).read_text())["image_size"]
+            return f"{width}x{height}"
+        except (TypeError, OSError, ValueError, KeyError):
+            pass
+        # a card without weights: the size its training command asks for
+        match = re.search(r"--size[= ](\S+)", self.train_command)
+        if not match:
+            return "-"
+        return f"{match[1]}x{match[1]}" if match[1].isdigit() else match[1]
+
+    @property
+    def fid(self) -> str:
+        """The first FID of the card's model-index, as a short number, or "-"."""
+        value = metric_value(self.metadata, "fid")
+        return "-" if value is None else f"{value:.4g}"
 
     def as_dict(self) -> dict[str, Any]:
         """What ``ganzoo info`` shows; ``card`` is the Markdown body of the card."""
@@ -66,6 +119,9 @@ class ZooEntry:
             "name": self.name,
             "model": self.model,
             "data": self.data,
+            "size": self.size,
+            "fid": self.fid,
+            "weights": self.weights,
             "status": self.status,
             "repo": self.repo or "-",
             "revision": self.revision or "-",
@@ -73,21 +129,67 @@ class ZooEntry:
             "summary": self.summary,
             "train_command": self.train_command,
             "license": self.metadata.get("license", "-"),
+            "shipped_by": self.origin,
             "card_path": str(self.card_path),
             "card": self.body.strip(),
         }
 
 
+def metric_value(metadata: dict[str, Any], name: str) -> float | None:
+    """The first value of metric ``name`` in a card's ``model-index`` front matter."""
+    try:
+        for model in metadata.get("model-index") or []:
+            for result in model.get("results") or []:
+                for metric in result.get("metrics") or []:
+                    if str(metric.get("type", "")).lower() == name:
+                        return float(metric["value"])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        pass  # a malformed model-index shows as no value, never breaks a listing
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# catalogues
+
+
 def cards_dir() -> Path | None:
-    """The folder the catalogue is read from, or None when there is none."""
-    override = os.environ.get(CARDS_ENV)
-    if override:
-        return Path(override)
+    """ganzoo's own catalogue folder, or None when there is none."""
     package = Path(ganzoo.__file__).resolve().parent
     for candidate in (package / "model_cards", package.parent / "model_cards"):
         if candidate.is_dir():
             return candidate
     return None
+
+
+def plugin_zoo_folder(plugin: str, zoo: str) -> Path | None:
+    """The folder a manifest's ``"zoo": "package:folder"`` names; None (with a warning) when
+    the package or the folder cannot be found."""
+    package, _, folder = zoo.partition(":")
+    try:
+        path = Path(str(importlib.resources.files(package))) / folder
+    except (ImportError, TypeError, ValueError) as exc:
+        warnings.warn(f"plugin {plugin!r}: zoo package {package!r} not found: {exc}", stacklevel=3)
+        return None
+    if not path.is_dir():
+        warnings.warn(f"plugin {plugin!r}: its zoo folder {path} does not exist", stacklevel=3)
+        return None
+    return path
+
+
+def catalogues() -> list[tuple[str, Path]]:
+    """(origin, folder) of every catalogue, first the one that wins a name (module docstring)."""
+    from ganzoo.registry import registry
+
+    found = [(CARDS_ENV, Path(p)) for p in os.environ.get(CARDS_ENV, "").split(os.pathsep) if p]
+    for plugin in sorted(registry().plugins.values(), key=lambda p: p.name):
+        if plugin.zoo and not plugin.broken:
+            folder = plugin_zoo_folder(plugin.name, plugin.zoo)
+            if folder is not None:
+                found.append((plugin.name, folder))
+    core = cards_dir()
+    if core is not None:
+        found.append((CORE, core))
+    return found
 
 
 def split_card(text: str) -> tuple[dict[str, Any], str]:
@@ -101,7 +203,8 @@ def split_card(text: str) -> tuple[dict[str, Any], str]:
     return metadata, text[match.end() :]
 
 
-def read_card(path: Path) -> ZooEntry:
+def read_card(path: Path, folder: Path | None = None, origin: str = CORE) -> ZooEntry:
+    """The entry a card describes; ``folder`` is the entry folder the card is the README of."""
     metadata, body = split_card(path.read_text(encoding="utf-8"))
     block = metadata.get("ganzoo")
     if not isinstance(block, dict):
@@ -115,7 +218,7 @@ def read_card(path: Path) -> ZooEntry:
     if status == "published" and not (block.get("repo") and block.get("revision")):
         raise ValueError("a published entry needs its repo and pinned revision")
     return ZooEntry(
-        name=str(block.get("entry") or path.stem),
+        name=str(block.get("entry") or (folder.name if folder else path.stem)),
         model=str(block["model"]),
         data=str(block["data"]),
         status=status,
@@ -127,27 +230,63 @@ def read_card(path: Path) -> ZooEntry:
         card_path=path,
         metadata=metadata,
         body=body,
+        folder=folder,
+        origin=origin,
     )
 
 
-def zoo_entries(pattern: str | None = None) -> list[ZooEntry]:
-    """Every entry of the catalogue, sorted by name, optionally matching a shell-style pattern.
+def _card_paths(catalogue: Path) -> list[tuple[Path, Path | None]]:
+    """(card, entry folder or None) of a catalogue: ``NAME.md`` cards and ``NAME/README.md``
+    entry folders. A top-level README.md is the catalogue's own index page, not a card."""
+    found = []
+    for path in sorted(catalogue.iterdir()):
+        if path.name.startswith("."):  # an entry being written, or a hidden file
+            continue
+        if path.is_dir() and (path / CARD_NAME).is_file():
+            found.append((path / CARD_NAME, path))
+        elif path.suffix == ".md" and path.name.lower() != CARD_NAME.lower():
+            found.append((path, None))
+    return found
 
-    A malformed card is skipped with a one-line warning, so one bad file never hides the rest.
-    """
-    folder = cards_dir()
-    if folder is None or not folder.is_dir():
+
+def _read_catalogue(origin: str, catalogue: Path) -> list[ZooEntry]:
+    """A catalogue's entries; a malformed card is skipped with a one-line warning, so one bad
+    file never hides the rest."""
+    if not catalogue.is_dir():
+        warnings.warn(f"zoo catalogue {catalogue} ({origin}) is not a folder", stacklevel=3)
         return []
     entries = []
-    for path in sorted(folder.glob("*.md")):
-        if path.name.lower() == "readme.md":  # the catalogue's own index page, not a card
-            continue
+    for card, folder in _card_paths(catalogue):
         try:
-            entries.append(read_card(path))
-        except (OSError, ValueError, yaml.YAMLError) as exc:
+            entries.append(read_card(card, folder, origin))
+        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            warnings.warn(f"zoo card {path} skipped: {reason}", stacklevel=2)
-    entries.sort(key=lambda e: e.name)
+            warnings.warn(f"zoo card {card} skipped: {reason}", stacklevel=3)
+    return entries
+
+
+def zoo_entries(pattern: str | None = None) -> list[ZooEntry]:
+    """Every entry of every catalogue, sorted by name, optionally matching a shell-style pattern.
+
+    When two catalogues name the same entry the first keeps it; two plugins shipping the same
+    name is a packaging mistake and warns (a plugin replacing a core card is the normal case:
+    the core card described the entry before its weights were shipped)."""
+    chosen: dict[str, ZooEntry] = {}
+    for origin, catalogue in catalogues():
+        for entry in _read_catalogue(origin, catalogue):
+            holder = chosen.get(entry.name)
+            if holder is None:
+                chosen[entry.name] = entry
+            elif holder.origin == entry.origin or not {holder.origin, entry.origin} & {
+                CORE,
+                CARDS_ENV,
+            }:
+                warnings.warn(
+                    f"zoo entry {entry.name!r} is shipped by {holder.origin!r} and "
+                    f"{entry.origin!r}; using {holder.card_path}",
+                    stacklevel=2,
+                )
+    entries = sorted(chosen.values(), key=lambda e: e.name)
     if pattern:
         entries = [e for e in entries if fnmatch.fnmatchcase(e.name, pattern)]
     return entries
@@ -158,3 +297,56 @@ def find_zoo_entry(name: str) -> ZooEntry | None:
         if entry.name == name:
             return entry
     return None
+
+
+def sha256_of(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def card_sha256(folder: Path) -> str | None:
+    """The sha256 a Hub-layout folder's own card pins for its weights (zoo entries), if any."""
+    try:
+        metadata, _ = split_card((folder / CARD_NAME).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
+        return None
+    block = metadata.get("ganzoo")
+    sha = block.get("sha256") if isinstance(block, dict) else None
+    return str(sha).lower() if sha else None
+
+
+# ---------------------------------------------------------------------------------------------
+# loading an entry (imports torch and huggingface_hub: only when a model is loaded)
+
+
+def entry_source(entry: ZooEntry):
+    """The ``ganzoo.hub.Source`` of a zoo entry; ``hub.load`` then checks the card's sha256.
+
+    A published entry is read from its pinned Hub commit through the Hugging Face cache, unless
+    it is bundled and HF_HUB_OFFLINE is set; when the Hub cannot give it (no network, not
+    cached), a bundled copy is used instead. Without either, the card's training command is the
+    way to get the model."""
+    from huggingface_hub import constants
+
+    from ganzoo import hub
+
+    if entry.bundled and not entry.sha256:
+        raise GanzooError(
+            f"zoo entry {entry.name!r} ships {WEIGHTS_NAME} but its card {entry.card_path} "
+            "records no sha256 to check it against"
+        )
+    if entry.published and not (entry.bundled and constants.HF_HUB_OFFLINE):
+        label = f"zoo entry {entry.name} ({entry.repo}@{entry.revision})"
+        try:
+            return hub._hub_source(entry.repo, entry.revision, label, entry.sha256)
+        except GanzooError:
+            if not entry.bundled:
+                raise
+    if entry.bundled:
+        label = f"zoo entry {entry.name} (bundled in {entry.folder})"
+        config = hub._read_config(entry.folder / CONFIG_NAME, label)
+        return hub.Source(config, entry.folder / WEIGHTS_NAME, label, "folder", sha256=entry.sha256)
+    raise GanzooError(
+        f"zoo entry {entry.name!r} has no published weights yet; train it with "
+        f"`{entry.train_command}` and load the run directory it writes"
+    )

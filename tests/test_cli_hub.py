@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -97,9 +98,18 @@ def test_sample_grid_and_folder(dcgan_folder, tmp_path, capsys):
     grid = tmp_path / "grid.png"
     code, out, _ = run_main(["sample", str(dcgan_folder), "-n", "4", "-o", str(grid)], capsys)
     assert code == 0 and str(grid) in out
-    with Image.open(grid) as img:
-        assert img.size == (2 + 2 * 34, 2 + 2 * 34)  # 2x2 grid of 32px images, 2px padding
+    with Image.open(grid) as img:  # 2x2 grid of 32px images, 2px padding, enlarged 4x to 128px
+        assert img.size == (4 * (2 + 2 * 34), 4 * (2 + 2 * 34))
+        readable = np.asarray(img)
     first = grid.read_bytes()
+
+    raw = tmp_path / "raw.png"
+    args = ["sample", str(dcgan_folder), "-n", "4", "--raw", "-o", str(raw)]
+    assert run_main(args, capsys)[0] == 0
+    with Image.open(raw) as img:
+        assert img.size == (2 + 2 * 34, 2 + 2 * 34)
+        # the readable grid is the raw one with every pixel a 4x4 square (nearest neighbour)
+        assert np.array_equal(np.asarray(img).repeat(4, 0).repeat(4, 1), readable)
 
     code, _, err = run_main(["sample", str(dcgan_folder), "-n", "4", "-o", str(grid)], capsys)
     assert "--force" in assert_one_line_error(code, err)

@@ -19,7 +19,7 @@ import ganzoo.evaluate as ev
 from ganzoo.cli import main
 from ganzoo.data.toon import toon_anime
 from ganzoo.errors import GanzooError
-from ganzoo.metrics import inception
+from ganzoo.metrics import inception_weights
 from ganzoo.metrics.base import Metric, MetricResult
 
 SIZE = (32, 32)
@@ -77,7 +77,7 @@ def test_unconditional_evaluation_is_deterministic(sampler):
     assert set(results[1].values) == {"generated", "real"}
     assert all("40 generated" in r.protocol or "20 random" in r.protocol for r in results)
     assert all("seed 1" in r.protocol and r.data == "toon" for r in results)
-    assert all("real: 40 images of toon at 32x32" in r.protocol for r in results)
+    assert all("real: 40 of the 20000 images of toon at 32x32" in r.protocol for r in results)
     assert sum(n for n, _ in sampler.calls) == 40
     again = ev.evaluate("stand-in", "toon", ["swd", "msssim"], n=40, seed=1, device="cpu")
     assert [r.as_dict() for r in again] == [r.as_dict() for r in results]
@@ -137,10 +137,10 @@ def test_unknown_metric_is_one_line_listing_the_known(monkeypatch):
         assert name in message
 
 
-def test_missing_requirements_fail_before_sampling(sampler, tmp_path):
-    with pytest.raises(GanzooError, match="Inception weights") as err:
+def test_missing_requirements_fail_before_sampling(sampler, tmp_path, monkeypatch):
+    monkeypatch.setattr(inception_weights, "wheel_file", lambda: None)
+    with pytest.raises(GanzooError, match=r"ganzoo\[fid\]"):
         ev.evaluate("stand-in", "toon", ["swd", "fid"], n=8, device="cpu")
-    assert inception.WEIGHTS_URL in str(err.value)
     folder = tmp_path / "photos"
     folder.mkdir()
     for i in range(4):
@@ -203,9 +203,37 @@ def test_cli_eval_json_and_errors(model_folder, capsys):
     )
     rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows] == ["swd", "msssim"]
-    assert all(set(r) == {"name", "values", "protocol", "data"} for r in rows)
+    fields = {"name", "values", "protocol", "data", "n", "n_real", "real", "size", "resize"}
+    assert all(set(r) == fields for r in rows)
+    assert rows[0]["n"] == rows[0]["n_real"] == 16 and rows[0]["size"] == "32x32"
+    assert rows[0]["real"].startswith("16 of the ") and "299x299" in rows[0]["resize"]
     with pytest.raises(SystemExit) as exit_:
         main(["eval", model_folder, "--data", "toon", "--metrics", "nope"])
     assert exit_.value.code == 1
     err = capsys.readouterr().err
     assert err.startswith("error: unknown metric 'nope'; known: ") and err.count("\n") == 1
+
+
+def test_eval_scores_a_folder_of_images_real_against_real(tmp_path, capsys, monkeypatch):
+    """A folder is scored as it is: against itself FID is ~0, against another set it is not."""
+    from ganzoo.metrics import inception
+
+    monkeypatch.setenv("GANZOO_CACHE", str(tmp_path / "cache"))
+    weights = inception.random_inception_weights(tmp_path / "random.pth")
+    monkeypatch.setenv(inception.WEIGHTS_ENV, str(weights))
+    faces = toon_anime(size=(32, 32), length=1000).render_batch(range(24))
+    for name, images in (("a", faces[:12]), ("b", faces[12:])):
+        (tmp_path / name).mkdir()
+        for i, image in enumerate(images):
+            Image.fromarray(image.permute(1, 2, 0).numpy()).save(tmp_path / name / f"{i}.png")
+    args = ["--metrics", "fid,kid", "--size", "32", "--device", "cpu", "--json"]
+    main(["eval", str(tmp_path / "a"), "--data", str(tmp_path / "a"), *args])
+    same = json.loads(capsys.readouterr().out)
+    main(["eval", str(tmp_path / "a"), "--data", str(tmp_path / "b"), *args])
+    other = json.loads(capsys.readouterr().out)
+    assert abs(same[0]["values"]["fid"]) < 1e-3 < other[0]["values"]["fid"]
+    assert same[0]["n"] == same[0]["n_real"] == 12 and same[0]["size"] == "32x32"
+    assert "biased upward" in same[0]["protocol"] and "12 of the 12 images" in same[0]["real"]
+    assert [r["name"] for r in other] == ["fid", "kid"]
+    with pytest.raises(SystemExit):
+        main(["eval", str(tmp_path / "a"), "--data", str(tmp_path / "b"), "--size", "x"])

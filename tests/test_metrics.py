@@ -128,43 +128,6 @@ def test_fid_is_zero_on_itself_and_grows_with_noise(inception_runs):
     assert f"100 subsets of {N // 2}" in ours[SIGMAS[1]][1].protocol
 
 
-def test_missing_inception_weights_is_one_clear_line():
-    with pytest.raises(GanzooError) as err:
-        inception.find_weights()
-    message = str(err.value)
-    assert "\n" not in message
-    assert inception.WEIGHTS_URL in message
-    assert str(inception.default_weights_path()) in message
-    assert inception.WEIGHTS_ENV in message
-
-
-def test_failed_download_is_one_clear_line(monkeypatch):
-    import urllib.error
-
-    monkeypatch.delenv("HF_HUB_OFFLINE")
-
-    def no_network(url, path):
-        raise urllib.error.URLError("Name or service not known")
-
-    monkeypatch.setattr(inception, "_download", no_network)
-    with pytest.raises(GanzooError, match="download failed: Name or service not known") as err:
-        inception.find_weights()
-    assert "\n" not in str(err.value) and inception.WEIGHTS_URL in str(err.value)
-
-
-def test_weights_are_found_in_torch_hub_cache_and_from_env(tmp_path, monkeypatch):
-    cached = inception.default_weights_path()
-    cached.parent.mkdir(parents=True)
-    cached.write_bytes(b"x")
-    assert inception.find_weights() == cached
-    given = tmp_path / "mine.pth"
-    given.write_bytes(b"y")
-    monkeypatch.setenv(inception.WEIGHTS_ENV, str(given))
-    assert inception.find_weights() == given
-    with pytest.raises(GanzooError, match="does not exist"):
-        inception.find_weights(tmp_path / "absent.pth")
-
-
 # ---------------------------------------------------------------------------------------------
 # SWD and MS-SSIM
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "reproduce.py"
 MODELS = "source as-is,dcgan,improved-gp"
@@ -65,7 +66,8 @@ def test_runs_leave_hub_ready_weights_and_thumbnails(results):
     for run in ("dcgan-toon", "improved-gp-toon"):
         export = out / "runs" / run / "export"
         assert (export / "config.json").is_file() and (export / "model.safetensors").is_file()
-        assert (out / "grids" / f"{run}.jpg").is_file()
+        with Image.open(out / "grids" / f"{run}.jpg") as thumbnail:  # up to 6x4 cells, 4x
+            assert thumbnail.width == 4 * (6 * 34 + 2) and thumbnail.height <= 4 * (4 * 34 + 2)
 
 
 def test_report_has_a_table_row_per_model_and_a_picture_per_trained_one(results):

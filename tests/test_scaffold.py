@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import site
 import subprocess
 import sys
 import tomllib
@@ -32,6 +33,7 @@ def test_files(tmp_path):
         "ganzoo_my_gan/losses.py",
         "ganzoo_my_gan/manifest.py",
         "ganzoo_my_gan/networks.py",
+        "ganzoo_my_gan/zoo/README.md",
         "model_card.md",
         "pyproject.toml",
         "tests/test_plugin.py",
@@ -99,6 +101,23 @@ def test_scaffold_saves_and_loads(installed_in_process, tmp_path):
     assert torch.equal(load(folder, device="cpu").sample(2, seed=3), gan.sample(2, seed=3))
 
 
+def see_this_environment(python: str) -> None:
+    """Makes the venv of ``python`` see this environment's packages (torch, ganzoo, pip,
+    hatchling), so that nothing is fetched. Not --system-site-packages: from inside a venv that
+    reaches the base interpreter's packages, not this venv's. addsitedir, not plain paths, so
+    that this environment's .pth files (editable installs) apply too."""
+    dirs = [*site.getsitepackages(), site.getusersitepackages()]
+    lines = [f"import site; site.addsitedir({d!r})" for d in dirs if os.path.isdir(d)]
+    target = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    with open(os.path.join(target, "_this_environment.pth"), "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
 @pytest.mark.skipif(
     importlib.util.find_spec("hatchling") is None,
     reason="hatchling is not installed (pip install hatchling): the editable install needs it",
@@ -108,12 +127,9 @@ def test_pip_install_lists_and_trains(tmp_path):
     scaffold, then `ganzoo list`, `ganzoo run NAME --data toon` and `ganzoo sample` from it."""
     root = new_plugin("venv-gan", tmp_path)
     venv = tmp_path / "venv"
-    # --system-site-packages: torch, ganzoo and pip come from this environment, nothing is fetched
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)],
-        check=True,
-    )
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = str(venv / "bin" / "python")
+    see_this_environment(python)
     env = {**os.environ, "GANZOO_CACHE": str(tmp_path / "cache")}
 
     def ganzoo_cli(*args: str) -> str:

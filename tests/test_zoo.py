@@ -13,7 +13,7 @@ from huggingface_hub import ModelCard
 import ganzoo
 from ganzoo.cli import run as run_command
 from ganzoo.errors import GanzooError
-from ganzoo.zoo import cards_dir, find_zoo_entry, zoo_entries
+from ganzoo.zoo import cards_dir, catalogues, find_zoo_entry, zoo_entries
 
 SHIPPED = {
     "dcgan-anime",
@@ -32,10 +32,14 @@ def test_shipped_cards():
     registered = set(ganzoo.list_models())
     for name, entry in entries.items():
         assert name == f"{entry.model}-{entry.data}" and entry.model in registered
-        # nothing is published from here: no card may point at weights that do not exist
-        assert entry.status == "unpublished"
-        assert entry.repo is None and entry.revision is None and entry.sha256 is None
-        assert "unpublished" in entry.body and entry.train_command in entry.body
+        if entry.origin == "ganzoo":
+            # a core card, no weights: it may not point at weights that do not exist
+            assert entry.status == "unpublished" and entry.weights == "absent"
+            assert entry.repo is None and entry.revision is None and entry.sha256 is None
+            assert "unpublished" in entry.body
+        else:  # shipped by its plugin with the weights (tests/test_zoo_bundled.py loads them)
+            assert entry.bundled and entry.sha256 and entry.origin == entry.model
+        assert entry.train_command in entry.body
         assert entry.summary
 
         # the training command is a valid `ganzoo run` command line for this entry
@@ -61,9 +65,10 @@ def test_patterns_and_lookup():
     assert info["card"].startswith("# improved-toon") and info["status"] == "unpublished"
 
 
-def test_catalogue_override_and_bad_cards(tmp_path, monkeypatch):
+def test_catalogue_override_adds_and_bad_cards(tmp_path, monkeypatch):
     monkeypatch.setenv("GANZOO_MODEL_CARDS", str(tmp_path))
-    assert cards_dir() == tmp_path
+    assert ("GANZOO_MODEL_CARDS", tmp_path) in catalogues()
+    assert ("ganzoo", cards_dir()) in catalogues()  # added to, not replaced
     (tmp_path / "good.md").write_text(
         textwrap.dedent(
             """\
@@ -89,16 +94,21 @@ def test_catalogue_override_and_bad_cards(tmp_path, monkeypatch):
     (tmp_path / "README.md").write_text("# the index page, not a card\n")
     with pytest.warns(UserWarning) as record:
         entries = zoo_entries()
-    assert [e.name for e in entries] == ["good"]  # the name defaults to the file's
-    assert entries[0].published and entries[0].repo == "org/good"
+    # the name defaults to the file's; the installed entries are all still there
+    assert {e.name for e in entries} == SHIPPED | {"good"}
+    good = next(e for e in entries if e.name == "good")
+    assert good.published and good.repo == "org/good" and good.origin == "GANZOO_MODEL_CARDS"
+    assert good.weights == "hub"
     reasons = sorted(str(w.message) for w in record)
     assert len(reasons) == 2
     assert "no YAML front matter" in reasons[0] and "needs its repo" in reasons[1]
 
 
 def test_unpublished_entry_cannot_be_loaded():
-    with pytest.raises(GanzooError, match="train it with `ganzoo run wgan --data celeba"):
-        ganzoo.load("wgan-celeba")
+    # dcgan-toon: a core card that no plugin ships weights for (not one of the paper's six)
+    assert find_zoo_entry("dcgan-toon").weights == "absent"
+    with pytest.raises(GanzooError, match="train it with `ganzoo run dcgan --data toon"):
+        ganzoo.load("dcgan-toon")
 
 
 def test_listing_the_zoo_imports_no_torch():

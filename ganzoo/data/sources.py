@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import stat
 import tarfile
 import threading
 import zipfile
@@ -31,8 +32,13 @@ from pathlib import Path
 
 from ganzoo.data.images import IMAGE_EXTENSIONS, Unusable, is_image_name
 from ganzoo.errors import GanzooError
+from ganzoo.network import hub_reachable, quiet_hub
 
 ARCHIVE_SUFFIXES = (".tar", ".zip")
+#: no image file is this big (50 megapixels as 32-bit BMP is 200 MB); a file or archive member
+#: that claims more is skipped as "too large" rather than read into memory (a zip bomb inflates
+#: a few kilobytes to gigabytes)
+MAX_FILE_BYTES = 256 * 2**20
 PARQUET_BATCH = 256  # rows read from a parquet file at a time
 
 Items = list[bytes | Unusable]  # the bytes of each file, or why they could not be read
@@ -123,14 +129,26 @@ class FolderSource(Source):
         return f"folder:{digest.hexdigest()}"
 
     def read_range(self, start: int, stop: int) -> Items:
-        items = []
-        for name in self.names[start:stop]:
-            try:
-                with open(self.root / name, "rb") as f:
-                    items.append(f.read())
-            except OSError:
-                items.append(Unusable("unreadable"))
-        return items
+        return [_read_file(self.root / name) for name in self.names[start:stop]]
+
+
+def _read_file(path: Path) -> bytes | Unusable:
+    """A regular file's bytes. Opened without blocking and checked before reading: a named pipe
+    (or a device) with an image's name would otherwise wait forever for a writer."""
+    try:
+        with open(path, "rb", opener=_open_nonblocking) as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return Unusable("not a regular file")
+            if info.st_size > MAX_FILE_BYTES:
+                return Unusable("too large")
+            return f.read()
+    except OSError:
+        return Unusable("unreadable")
+
+
+def _open_nonblocking(path: str, flags: int) -> int:
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
 
 
 class TarSource(Source):
@@ -160,6 +178,9 @@ class TarSource(Source):
         items = []
         with open(self.path, "rb") as f:
             for offset, size in self._spans[start:stop]:
+                if size > MAX_FILE_BYTES:  # a header can claim any size; pread would allocate it
+                    items.append(Unusable("too large"))
+                    continue
                 data = os.pread(f.fileno(), size, offset)
                 items.append(data if len(data) == size else Unusable("corrupt"))
         return items
@@ -198,6 +219,11 @@ class ZipSource(Source):
         items = []
         for name in self.names[start:stop]:
             try:
+                # the size the member inflates to, from its header; zipfile stops reading there,
+                # so a header that lies gives a short, corrupt member, not a bomb
+                if archive.getinfo(name).file_size > MAX_FILE_BYTES:
+                    items.append(Unusable("too large"))
+                    continue
                 items.append(archive.read(name))
             except (zipfile.BadZipFile, OSError, EOFError):  # bad CRC, truncated member
                 items.append(Unusable("corrupt"))
@@ -339,16 +365,19 @@ def hub_snapshot(
     )
 
     where = f"the Hub dataset {repo}" + (f"@{revision}" if revision else "")
+    # the cache only when the Hub cannot be reached: at once, instead of half a minute of retries
+    cache_only = not download or _offline() or not hub_reachable()
     try:
-        return Path(
-            snapshot_download(
-                repo,
-                repo_type="dataset",
-                revision=revision,
-                allow_patterns=patterns or HUB_PATTERNS,
-                local_files_only=not download or _offline(),
+        with quiet_hub():
+            return Path(
+                snapshot_download(
+                    repo,
+                    repo_type="dataset",
+                    revision=revision,
+                    allow_patterns=patterns or HUB_PATTERNS,
+                    local_files_only=cache_only,
+                )
             )
-        )
     except LocalEntryNotFoundError:
         if not download:
             raise GanzooError(f"{where} is not in the Hugging Face cache") from None

@@ -23,6 +23,8 @@ class MetricResult:
     values: dict[str, float]
     protocol: str
     data: str | None = None
+    #: set by ``ganzoo.evaluate``: n, n_real, real (which real set), size and resize
+    details: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -30,6 +32,7 @@ class MetricResult:
             "values": {k: float(v) for k, v in self.values.items()},
             "protocol": self.protocol,
             "data": self.data,
+            **self.details,
         }
 
 

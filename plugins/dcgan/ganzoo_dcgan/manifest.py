@@ -7,6 +7,9 @@ _COMPONENTS = {
 }
 
 MANIFEST = {
+    # zoo entries: one Hub-layout folder each (README.md card, config.json, model.safetensors,
+    # sample.png), shipped as package data
+    "zoo": "ganzoo_dcgan:zoo",
     "models": {
         "dcgan": {
             "builder": "ganzoo.models:UnconditionalGAN",

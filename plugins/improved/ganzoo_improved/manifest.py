@@ -11,6 +11,9 @@ _COMPONENTS = {
 _CYCLE = {"lambda_cycle": 10.0, "lambda_identity": 0.0, "pool_size": 50}
 
 MANIFEST = {
+    # zoo entries: one Hub-layout folder each (README.md card, config.json, model.safetensors,
+    # sample.png), shipped as package data
+    "zoo": "ganzoo_improved:zoo",
     "models": {
         "improved": {
             "builder": "ganzoo.models:CycleGAN",

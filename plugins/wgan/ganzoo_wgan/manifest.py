@@ -8,6 +8,9 @@ _COMPONENTS = {
 }
 
 MANIFEST = {
+    # zoo entries: one Hub-layout folder each (README.md card, config.json, model.safetensors,
+    # sample.png), shipped as package data
+    "zoo": "ganzoo_wgan:zoo",
     "models": {
         "wgan": {
             "builder": "ganzoo.models:UnconditionalGAN",

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+IMPROVED_W32 = {"size": 64, "batch_size": 32, "generator_args": {"width": 32, "stem_skip": True}}
+
 CONFIGS = [
     # (name, model, precision, runner, recipe overrides)
     ("dcgan plain loop fp32", "dcgan", "fp32", "plain", {}),
@@ -28,7 +30,13 @@ CONFIGS = [
     ("dcgan plain loop bf16", "dcgan", "bf16", "plain", {}),
     ("dcgan ganzoo bf16", "dcgan", "bf16", "engine", {}),
     ("wgan ganzoo fp32", "wgan", "fp32", "engine", {}),
+    ("wgan ganzoo bf16", "wgan", "bf16", "engine", {}),
     ("improved ganzoo fp32 (default recipe)", "improved", "fp32", "engine", {}),
+    ("improved ganzoo bf16 (default recipe)", "improved", "bf16", "engine", {}),
+    ("improved 64x64 w16 b32 fp32", "improved", "fp32", "engine", {"size": 64, "batch_size": 32}),
+    ("improved 64x64 w16 b32 bf16", "improved", "bf16", "engine", {"size": 64, "batch_size": 32}),
+    ("improved 64x64 w32 b32 fp32", "improved", "fp32", "engine", IMPROVED_W32),
+    ("improved 64x64 w32 b32 bf16", "improved", "bf16", "engine", IMPROVED_W32),
 ]
 
 
@@ -208,6 +216,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--only", help="run one configuration (internal)")
+    parser.add_argument("--match", default="", help="only configurations whose name has this")
     args = parser.parse_args()
 
     if args.only == "peak":
@@ -248,19 +257,27 @@ def main() -> None:
         f"machine: matmul peak fp32 {peak['float32'] / 1e9:.1f} GFLOP/s, "
         f"bf16 {peak['bfloat16'] / 1e9:.1f} GFLOP/s"
     )
-    print(f"{'configuration':<40} {'img/s':>8} {'GFLOP/img':>10} {'% of peak':>9} {'peak MB':>8}")
+    print(
+        f"{'configuration':<40} {'img/s':>8} {'GFLOP/img':>10} {'% fp32 pk':>9} "
+        f"{'% bf16 pk':>9} {'peak MB':>8}"
+    )
     results = {}
-    for index, (name, _, precision, _, _) in enumerate(CONFIGS):
+    for index, (name, *_) in enumerate(CONFIGS):
+        if args.match not in name:
+            continue
         r = child(str(index))
         results[name] = r
         achieved = r["images_per_s"] * r["flops_per_image"]
-        top = peak["bfloat16" if precision == "bf16" else "float32"]
         print(
             f"{name:<40} {r['images_per_s']:>8.1f} {r['flops_per_image'] / 1e9:>10.3f} "
-            f"{100 * achieved / top:>8.1f}% {r['peak_memory_mb']:>8.0f}   "
-            f"({r['size']}, batch {r['batch_size']}, {r['device']})"
+            f"{100 * achieved / peak['float32']:>8.1f}% {100 * achieved / peak['bfloat16']:>8.1f}% "
+            f"{r['peak_memory_mb']:>8.0f}   ({r['size']}, batch {r['batch_size']}, "
+            f"{r['threads']} threads, {r['device']})",
+            flush=True,
         )
     for precision in ("fp32", "bf16"):
+        if f"dcgan ganzoo {precision}" not in results:
+            continue
         plain = results[f"dcgan plain loop {precision}"]["images_per_s"]
         engine = results[f"dcgan ganzoo {precision}"]["images_per_s"]
         print(

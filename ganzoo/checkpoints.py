@@ -20,6 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ganzoo.errors import GanzooError
+from ganzoo.files import make_public
 
 FORMAT = "ganzoo-checkpoint/1"
 _STEP_FILE = re.compile(r"step-(\d+)\.safetensors$")
@@ -61,6 +62,7 @@ def atomic_save(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)
+        make_public(tmp)  # after: save_file creates the file anew, private
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -12,6 +12,7 @@ browser test checks that the page loads nothing from elsewhere). Needs the optio
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import tempfile
@@ -20,8 +21,9 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from ganzoo.data.images import decode
 from ganzoo.errors import GanzooError
-from ganzoo.inference import fit_image
+from ganzoo.inference import input_crop
 from ganzoo.models import GAN
 from ganzoo.plots import grid_image, upscale_factor
 
@@ -57,10 +59,15 @@ def _picture(images: torch.Tensor, nrow: int = 1) -> Image.Image:
 
 
 def translate_picture(gan: GAN, image: Image.Image | None, reverse: bool) -> Image.Image | None:
-    """One uploaded picture through the translator, fitted to its size as training data is."""
+    """One uploaded picture through the translator, cropped and resized exactly as
+    ``ganzoo translate`` does a file (as the training data of its side was)."""
     if image is None:
         return None
-    x = fit_image(image, tuple(gan.image_size)).float().div(255).unsqueeze(0)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")  # lossless, keeps the mode: decode handles every one
+    crop = input_crop(gan.config, reverse)
+    pixels, _ = decode(buffer.getvalue(), tuple(gan.image_size), crop)
+    x = torch.from_numpy(pixels).float().div(255).unsqueeze(0)
     return _picture(gan.translate(x, reverse=reverse).cpu())
 
 

@@ -34,6 +34,7 @@ from ganzoo.checkpoints import FORMAT as CHECKPOINT_FORMAT
 from ganzoo.checkpoints import atomic_save, list_checkpoints
 from ganzoo.devices import resolve_device
 from ganzoo.errors import GanzooError
+from ganzoo.files import make_public
 from ganzoo.models import GAN, build
 from ganzoo.network import hub_reachable, quiet_hub
 
@@ -61,6 +62,7 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Writes through a temporary file in the same folder and renames it into place, so a crash
     leaves the old file or the complete new one, never half of one."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    make_public(tmp)
     os.close(fd)
     try:
         write(Path(tmp))

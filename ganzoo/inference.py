@@ -12,8 +12,7 @@ import warnings
 from pathlib import Path
 
 import torch
-from PIL import Image, ImageOps
-from torchvision.transforms.functional import pil_to_tensor
+from PIL import Image
 from torchvision.utils import save_image
 
 from ganzoo.errors import GanzooError
@@ -140,18 +139,6 @@ def input_crop(config: dict, reverse: bool = False) -> str:
     spec = registry().find("datasets", side) if side else None
     crop = spec.spec.get("crop", "center") if spec else "center"
     return crop if crop in CROPS else "center"
-
-
-def fit_image(img: Image.Image, size: tuple[int, int]) -> torch.Tensor:
-    """A PIL image as uint8 RGB ``[3, H, W]``: upright (EXIF), transparency on white, resized to
-    cover ``size`` keeping its aspect ratio and centre-cropped, as training data is."""
-    img = ImageOps.exif_transpose(img)
-    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-        rgba = img.convert("RGBA")
-        img = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-    height, width = size
-    fitted = ImageOps.fit(img.convert("RGB"), (width, height), Image.Resampling.BICUBIC)
-    return pil_to_tensor(fitted)
 
 
 def _output_names(files: list[Path]) -> list[str]:

@@ -52,14 +52,15 @@ def pictures(
     device: str = "auto",
     source_data: str | None = None,
     data_root: str | None = None,
+    size: tuple[int, int] = (64, 64),
 ) -> tuple[str, torch.Tensor, int]:
     """(caption, images in [0, 1], images per row) for the report's picture."""
     import ganzoo
     from ganzoo.data import open_dataset, open_domains
-    from ganzoo.evaluate import IMAGE_SET_SIZE, draw_indices, draw_source, is_image_set
+    from ganzoo.evaluate import draw_indices, draw_source, is_image_set
 
     if is_image_set(source):
-        images = open_dataset(str(source), size=IMAGE_SET_SIZE)
+        images = open_dataset(str(source), size=size)
         indices = draw_indices(len(images), PICTURES, seed)
         batch = torch.stack([torch.as_tensor(images[int(i)]) for i in indices])
         return f"{len(indices)} images of {source}", batch.float() / 255, 4
@@ -92,6 +93,17 @@ def _metrics_table(results: list[Any]) -> str:
     )
 
 
+def _scored_size(results: list[Any]) -> tuple[int, int]:
+    """(H, W) the evaluation scored at (``MetricResult.details``), so the pictures match it."""
+    from ganzoo.evaluate import IMAGE_SET_SIZE
+
+    text = results[0].details.get("size") if results else None
+    if not text:
+        return IMAGE_SET_SIZE
+    width, height = (int(v) for v in text.split("x"))
+    return height, width
+
+
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
 table { border-collapse: collapse; width: 100%; } td, th { border: 1px solid #ccc; padding: 6px;
@@ -112,7 +124,8 @@ def write_report(
 ) -> Path:
     """Writes the HTML report of ``results`` (``MetricResult``s of ``source`` against ``data``)."""
     path = check_report_path(path)
-    caption, images, nrow = pictures(source, data, seed, device, source_data, data_root)
+    size = _scored_size(results)
+    caption, images, nrow = pictures(source, data, seed, device, source_data, data_root, size)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     title = f"{source} against {data}"
     page = (

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from ganzoo.errors import GanzooError
+from ganzoo.files import make_public
 from ganzoo.zoo import (
     CARD_NAME,
     CONFIG_NAME,
@@ -239,6 +240,7 @@ def make_zoo_entry(
         export / SAMPLE_NAME if (export / SAMPLE_NAME).is_file() else None
     )
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    make_public(staging)
     try:
         shutil.copyfile(export / CONFIG_NAME, staging / CONFIG_NAME)
         _write_weights(export / WEIGHTS_NAME, staging / WEIGHTS_NAME, fp16)

@@ -75,21 +75,21 @@ def test_list_zoo():
 
 
 def test_info_zoo_entry():
-    result = CliRunner().invoke(cli, ["info", "improved-anime"])
+    result = CliRunner().invoke(cli, ["info", "dcgan-toon"])
     assert result.exit_code == 0, result.output
     assert "kind: zoo entry" in result.output
     assert "status: unpublished" in result.output
-    assert "ganzoo run improved --data anime" in result.output
-    assert "# improved-anime" in result.output  # the card body follows the fields
+    assert "ganzoo run dcgan --data toon" in result.output
+    assert "# dcgan-toon" in result.output  # the card body follows the fields
 
-    data = json.loads(CliRunner().invoke(cli, ["info", "improved-anime", "--json"]).output)
-    assert data["model"] == "improved" and data["card"].startswith("# improved-anime")
+    data = json.loads(CliRunner().invoke(cli, ["info", "dcgan-toon", "--json"]).output)
+    assert data["model"] == "dcgan" and data["card"].startswith("# dcgan-toon")
 
 
 def test_loading_an_unpublished_entry_is_one_line(capsys, tmp_path):
-    code, _, err = run_main(["sample", "dcgan-anime", "-o", str(tmp_path / "g.png")], capsys)
+    code, _, err = run_main(["sample", "dcgan-toon", "-o", str(tmp_path / "g.png")], capsys)
     line = assert_one_line_error(code, err)
-    assert "ganzoo run dcgan --data anime" in line
+    assert "ganzoo run dcgan --data toon" in line
     code, _, err = run_main(["sample", "no-such-thing", "-o", str(tmp_path / "g.png")], capsys)
     assert "no-such-thing" in assert_one_line_error(code, err)
 

@@ -301,10 +301,10 @@ def test_load_by_zoo_name(two_commits, tmp_path, monkeypatch):
 
 def test_unpublished_zoo_entry_names_its_training_command():
     with pytest.raises(GanzooError) as excinfo:
-        ganzoo.load("improved-anime")
+        ganzoo.load("dcgan-toon")  # a catalogue card with no weights, bundled or published
     message = one_line_error(excinfo)
     assert "no published weights" in message
-    assert "ganzoo run improved --data anime" in message
+    assert "ganzoo run dcgan --data toon" in message
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,6 +330,10 @@ def test_export_run(tmp_path):
     assert "run" not in config  # local paths stay in the run
     assert config["training"] == {"data": "toon", "step": 5}
     assert same_samples(load(out, device="cpu"), gans[5])
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("model.safetensors", "config.json", "README.md"):  # not private temp modes
+        assert (out / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
     with pytest.raises(GanzooError):
         export_run(run, out)  # exists: needs force
     export_run(run, out, force=True)

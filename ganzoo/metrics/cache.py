@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ganzoo.files import make_public
+
 
 def cache_dir() -> Path:
     root = os.environ.get("GANZOO_CACHE")
@@ -47,6 +49,7 @@ def file_sha256(path: str | Path) -> str:
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    make_public(tmp)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)

@@ -13,6 +13,7 @@ The floors, at 64x64 with the standard weights:
 - anime A vs B: the anime set split in two halves at random (seed 0). Two samples of the same
   distribution: the lowest FID any anime generator can expect at this n.
 - anime A vs B at n=1,000 per side: the same, showing how far FID is biased upward at small n.
+- celeba A vs B (2,500 per side), and at n=1,000: the same floors for CelebA.
 - celeba vs anime: the 5,000 CelebA faces against the 10,000 anime faces ``ganzoo eval`` draws
   (``-n 10000``, seed 0): what a translator's CelebA -> anime output must beat to have moved
   toward anime at all.
@@ -106,14 +107,14 @@ def floors(device: torch.device) -> None:
     from ganzoo.evaluate import DEFAULT_N, draw_real
 
     anime, celeba = dataset_features("anime", device), dataset_features("celeba", device)
-    order = np.random.default_rng(0).permutation(len(anime))
-    half_a, half_b = np.sort(order[: len(order) // 2]), np.sort(order[len(order) // 2 :])
     real = draw_real(open_dataset("anime", size=(64, 64)), DEFAULT_N, seed=0)
-    rows = [
-        ("anime A vs B", anime[half_a], anime[half_b]),
-        ("anime A vs B, n=1,000", anime[half_a[:1000]], anime[half_b[:1000]]),
-        ("celeba vs anime", celeba, anime[real]),
-    ]
+    rows = []
+    for name, features in (("anime", anime), ("celeba", celeba)):
+        order = np.random.default_rng(0).permutation(len(features))
+        half_a, half_b = np.sort(order[: len(order) // 2]), np.sort(order[len(order) // 2 :])
+        rows.append((f"{name} A vs B", features[half_a], features[half_b]))
+        rows.append((f"{name} A vs B, n=1,000", features[half_a[:1000]], features[half_b[:1000]]))
+    rows.append(("celeba vs anime", celeba, anime[real]))
     print(f"{'pair (64x64)':<24} {'n':>13} {'FID':>8} {'KID':>9} {'KID std':>9}")
     for label, fake, ref in rows:
         fid, kid, std = fid_kid(fake, ref)

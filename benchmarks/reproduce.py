@@ -366,10 +366,13 @@ def card_section(model: str, dataset: str, rows: list[dict], args) -> str | None
 
 
 def update_cards(cards: Path, rows: list[dict], args) -> list[Path]:
-    """Puts each card's results section just before its "## Limitations" (or replaces it)."""
+    """Puts each card's results section just before its "## Limitations" (or replaces it).
+    ``cards`` is a catalogue: ``NAME.md`` cards, or ``NAME/README.md`` of bundled entries."""
     written = []
-    for card in sorted(cards.glob("*-*.md")):
-        model, _, dataset = card.stem.partition("-")
+    found = [(c.stem, c) for c in sorted(cards.glob("*-*.md"))]
+    found += [(c.parent.name, c) for c in sorted(cards.glob("*-*/README.md"))]
+    for name, card in found:
+        model, _, dataset = name.partition("-")
         section = card_section(model, dataset, rows, args)
         if section is None:
             continue
@@ -405,7 +408,10 @@ def main() -> None:
         "--report-only", action="store_true", help="rewrite report.md from results.json"
     )
     parser.add_argument(
-        "--cards", help="with --report-only: model_cards folder whose Results sections to update"
+        "--cards",
+        action="append",
+        help="with --report-only: a catalogue folder (model_cards/, or a plugin's zoo/) whose "
+        "cards' Results sections to update; may be given more than once",
     )
     args = parser.parse_args()
     from ganzoo.devices import resolve_device
@@ -419,8 +425,8 @@ def main() -> None:
             if row["grid"]:
                 thumbnail(out / row["grid"], args.size)
         (out / "report.md").write_text(markdown(rows, args))
-        if args.cards:
-            for card in update_cards(Path(args.cards), rows, args):
+        for cards in args.cards or []:
+            for card in update_cards(Path(cards), rows, args):
                 print(f"updated {card}", file=sys.stderr)
         print(markdown(rows, args))
         return

@@ -109,9 +109,14 @@ class ZooEntry:
 
     @property
     def fid(self) -> str:
-        """The first FID of the card's model-index, as a short number, or "-"."""
+        """The first FID of the card's model-index with its n ("308.5 @1000": FID depends on
+        n, so the figure alone compares with nothing), or "-"."""
         value = metric_value(self.metadata, "fid")
-        return "-" if value is None else f"{value:.4g}"
+        if value is None:
+            return "-"
+        protocol = metric_protocol(self.metadata, "fid") or ""
+        count = re.match(r"\s*(\d+) generated", protocol)
+        return f"{value:.4g} @{count[1]}" if count else f"{value:.4g}"
 
     def as_dict(self) -> dict[str, Any]:
         """What ``ganzoo info`` shows; ``card`` is the Markdown body of the card."""
@@ -135,17 +140,32 @@ class ZooEntry:
         }
 
 
-def metric_value(metadata: dict[str, Any], name: str) -> float | None:
-    """The first value of metric ``name`` in a card's ``model-index`` front matter."""
+def _first_metric(metadata: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The first metric ``name`` in a card's ``model-index`` front matter."""
     try:
         for model in metadata.get("model-index") or []:
             for result in model.get("results") or []:
                 for metric in result.get("metrics") or []:
                     if str(metric.get("type", "")).lower() == name:
-                        return float(metric["value"])
-    except (AttributeError, KeyError, TypeError, ValueError):
+                        return metric
+    except (AttributeError, TypeError):
         pass  # a malformed model-index shows as no value, never breaks a listing
     return None
+
+
+def metric_value(metadata: dict[str, Any], name: str) -> float | None:
+    """The first value of metric ``name`` in a card's ``model-index`` front matter."""
+    try:
+        return float(_first_metric(metadata, name)["value"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def metric_protocol(metadata: dict[str, Any], name: str) -> str | None:
+    """The protocol recorded with metric ``name`` (n, resize, network), if any."""
+    metric = _first_metric(metadata, name) or {}
+    args = metric.get("args") if isinstance(metric, dict) else None
+    return str(args.get("protocol")) if isinstance(args, dict) and args.get("protocol") else None
 
 
 # ---------------------------------------------------------------------------------------------

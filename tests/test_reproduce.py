@@ -86,12 +86,17 @@ def test_cards_get_one_results_section_before_limitations(results, tmp_path):
     card = cards / "improved-toon.md"
     card.write_text("# improved-toon\n\n## Model\n\ntext\n\n## Limitations\n\nsome\n")
     shutil.copy(card, cards / "improved-anime.md")  # no anime rows: left alone
+    entries = tmp_path / "zoo"  # a plugin's bundled entries: NAME/README.md
+    (entries / "dcgan-toon").mkdir(parents=True)
+    shutil.copy(card, entries / "dcgan-toon" / "README.md")
     for _ in range(2):  # the second run replaces the section instead of adding another
-        reproduce(*common, "--report-only", "--cards", str(cards), tmp_path=tmp)
-    text = card.read_text()
-    assert text.count("## Results") == 1
-    assert text.index("## Model") < text.index("## Results") < text.index("## Limitations")
-    assert "| improved-gp | 2 x 8 |" in text and "| dcgan | 1 x 64 |" in text
+        reproduce(
+            *common, "--report-only", "--cards", str(cards), "--cards", str(entries), tmp_path=tmp
+        )
+    for text in (card.read_text(), (entries / "dcgan-toon" / "README.md").read_text()):
+        assert text.count("## Results") == 1
+        assert text.index("## Model") < text.index("## Results") < text.index("## Limitations")
+        assert "| improved-gp | 2 x 8 |" in text and "| dcgan | 1 x 64 |" in text
     assert "## Results" not in (cards / "improved-anime.md").read_text()
 
 

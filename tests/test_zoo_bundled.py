@@ -278,7 +278,8 @@ def test_manifest_zoo_key_is_validated():
 
 def test_plugin_entries_are_listed_and_shown(entries, monkeypatch):
     update_card_metrics(
-        entries["dcgan-fake"], [{"name": "fid", "value": 12.345, "protocol": "n=100"}]
+        entries["dcgan-fake"],
+        [{"name": "fid", "value": 12.345, "protocol": "100 generated vs 100 real images"}],
     )
     result = CliRunner().invoke(cli, ["list", "--kind", "zoo", "--json"])
     assert result.exit_code == 0, result.output
@@ -288,15 +289,15 @@ def test_plugin_entries_are_listed_and_shown(entries, monkeypatch):
         "model": "dcgan",
         "data": "toon",
         "size": "32x32",
-        "fid": "12.35",
+        "fid": "12.35 @100",  # FID means nothing without its n
         "weights": "bundled",
         "status": "unpublished",
         "summary": "dcgan on toon, 32x32",
     }
     assert rows["improved-fake"]["fid"] == "-"
     # the core catalogue's cards are still listed, their weights absent
-    assert rows["improved-anime"]["weights"] == "absent"
-    assert rows["improved-anime"]["size"] == "64x64"
+    assert rows["dcgan-toon"]["weights"] == "absent"
+    assert rows["dcgan-toon"]["size"] == "64x64"
     table = CliRunner().invoke(cli, ["list", "*-fake", "--kind", "zoo"]).output
     assert "WEIGHTS" in table and "FID" in table and "bundled" in table
 
@@ -421,6 +422,11 @@ def test_make_zoo_entry_card(entries, tmp_path, offline):
     assert 'ganzoo.load("dcgan-fake")' in card.text
     assert card.text.startswith("# dcgan-fake\n")
     assert f"| images seen | {8 * batch} |" in card.text and "| wall time | 6 s" in card.text
+    # where the images came from, their licence, and what that limits
+    assert "## Training data" in card.text and "- `toon`: " in card.text
+    assert "Licence: " in card.text and "Limits: 32x32 pixels only" in card.text
+    translator_card = (entries["improved-fake"] / "README.md").read_text()
+    assert "- `celeba`: " in translator_card and "- `anime`: " in translator_card  # both domains
     assert "weights stored as | float16" in (entries["improved-fake"] / "README.md").read_text()
 
 

@@ -4,6 +4,7 @@ by hash, cached once, and one clear line whenever a file is missing or wrong."""
 from __future__ import annotations
 
 import urllib.error
+import warnings
 
 import pytest
 import torch
@@ -30,7 +31,9 @@ def test_converted_network_equals_the_torchscript_module(monkeypatch):
         iw.converted_path("x").parent
     )
     net, _ = inception.load_inception("cpu")
-    scripted = torch.jit.load(str(source), map_location="cpu").eval()
+    with warnings.catch_warnings():  # torch.jit.load is deprecated in favour of torch.export
+        warnings.simplefilter("ignore", FutureWarning)
+        scripted = torch.jit.load(str(source), map_location="cpu").eval()
     images = torch.randint(
         0, 256, (3, 3, 299, 299), generator=torch.Generator().manual_seed(0), dtype=torch.uint8
     )

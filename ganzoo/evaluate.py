@@ -175,7 +175,8 @@ def evaluate(
     dev = resolve_device(device)
     context = Context(device=dev, seed=seed, data=data, inception_weights=inception_weights)
     if is_image_set(source):
-        make, size = _image_set_maker(source, size or IMAGE_SET_SIZE, n, seed, context)
+        size = size or IMAGE_SET_SIZE
+        make = _image_set_maker(source, size, n, seed)
         real_set = _open_real(data, size, data_root, context)
     else:
         if size is not None:
@@ -227,19 +228,18 @@ def _open_real(data, size, data_root, context):
     return context.real_dataset
 
 
-def _image_set_maker(source, size, n, seed, context):
-    """(make, size): ``make()`` draws up to ``n`` images of the dataset, folder or archive."""
+def _image_set_maker(source, size, n, seed):
+    """``make()`` -> (up to ``n`` images of the dataset, folder or archive, how they were drawn)."""
     from ganzoo.data import open_dataset
 
     images = open_dataset(str(source), size=size)
 
     def make():
         indices = draw_indices(len(images), n, derive_seed(seed, SAMPLE_STREAM))
-        return load_images(
-            images, indices
-        ), f"{len(indices)} of the {len(images)} images of {source}"
+        drawn = f"{len(indices)} of the {len(images)} images of {source}"
+        return load_images(images, indices), drawn
 
-    return make, size
+    return make
 
 
 def _model_maker(source, data, source_data, data_root, n, seed, context):
@@ -251,12 +251,11 @@ def _model_maker(source, data, source_data, data_root, n, seed, context):
     size = tuple(gan.image_size)
     context.task = gan.task
     if gan.task != "translation":
-        real_set = _open_real(data, size, data_root, context)
-        return (
-            (lambda: (sample_images(gan, n, seed), f"{n} samples in batches of {BATCH}")),
-            size,
-            real_set,
-        )
+
+        def sample():
+            return sample_images(gan, n, seed), f"{n} samples in batches of {BATCH}"
+
+        return sample, size, _open_real(data, size, data_root, context)
     domains = open_domains(data, ("source", "target"), size, source=source_data, root=data_root)
     context.real_dataset, context.source_dataset = domains["target"], domains["source"]
     src_indices = draw_source(context.source_dataset, n, seed)

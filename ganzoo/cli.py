@@ -351,7 +351,8 @@ def translate(
     written = translate_paths(
         source, list(inputs), output, reverse=reverse, device=device, force=force
     )
-    click.echo(f"wrote {len(written)} images to {output}")
+    count = len(written)
+    click.echo(f"wrote {count} image{'s' if count != 1 else ''} to {output}")
 
 
 @cli.command("eval")

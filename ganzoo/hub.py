@@ -128,11 +128,24 @@ def read_safetensors(
     return tensors, metadata
 
 
+def _run_networks(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A checkpoint's exported networks as ``<prefix>.<key>``: their EMA copies when the run
+    kept them (``model/ema.<prefix>.module.<key>``), else the trained weights."""
+    ema = {
+        key.removeprefix("model/ema.").replace(".module.", ".", 1): value
+        for key, value in tensors.items()
+        if key.startswith("model/ema.") and ".module." in key
+    }
+    if ema:
+        return ema
+    return {key.removeprefix("model/"): value for key, value in tensors.items()}
+
+
 def _exported_state(model: GAN) -> dict[str, torch.Tensor]:
     """The tensors model.safetensors holds for a model: ``<prefix>.<state_dict key>``."""
     return {
         f"{prefix}.{key}": value
-        for prefix, module in model.exported().items()
+        for prefix, module in model.published().items()
         for key, value in module.state_dict().items()
         if isinstance(value, torch.Tensor)
     }
@@ -344,11 +357,12 @@ def load(source: str | os.PathLike, device: str | torch.device | None = None) ->
             f"{type(exc).__name__}: {_first_line(exc)}"
         ) from None
     if src.kind == "run":
-        prefixes = tuple(f"model/{prefix}." for prefix in model.exported())
+        names = list(model.exported())
+        prefixes = tuple(f"model/{p}." for p in names) + tuple(f"model/ema.{p}." for p in names)
         tensors, metadata = read_safetensors(src.weights, lambda key: key.startswith(prefixes))
         if metadata.get("format") != CHECKPOINT_FORMAT:
             raise GanzooError(f"{src.weights} is not a ganzoo checkpoint")
-        tensors = {key.removeprefix("model/"): value for key, value in tensors.items()}
+        tensors = _run_networks(tensors)
         origin = src.label
     else:
         tensors, _ = read_safetensors(src.weights)

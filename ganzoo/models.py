@@ -19,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from ganzoo import __version__
 from ganzoo.errors import GanzooError
@@ -26,6 +27,19 @@ from ganzoo.optim import Stepper, make_optimizer
 from ganzoo.recipes import parse_size, resolve_recipe
 from ganzoo.registry import registry
 from ganzoo.validate import check_component_args, check_recipe
+
+
+def ema_average(decay: float, warmup: bool):
+    """``avg_fn`` for AveragedModel: an exponential moving average. With ``warmup`` the decay
+    starts low and grows to ``decay`` as (1 + n) / (10 + n) after n updates (TensorFlow's
+    ExponentialMovingAverage), so the average is not dominated by the random initial weights,
+    the role StyleGAN2-ADA's ema_rampup plays."""
+
+    def average(averaged: torch.Tensor, current: torch.Tensor, count: torch.Tensor):
+        beta = min(decay, (1 + int(count)) / (10 + int(count))) if warmup else decay
+        return averaged * beta + current * (1 - beta)
+
+    return average
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
@@ -60,6 +74,7 @@ class GAN(nn.Module):
         self.image_size = tuple(config["image_size"])
         self.channels = int(config["channels"])
         self.training_enabled = training
+        self.ema = nn.ModuleDict()  # filled by _setup_ema when the recipe asks for it
 
     # building blocks ------------------------------------------------------------------------
     def _network(self, role: str) -> nn.Module:
@@ -73,6 +88,25 @@ class GAN(nn.Module):
         spec = self.config["components"]["loss"]
         return registry().build("losses", spec["name"], **spec["args"])
 
+    def _setup_ema(self) -> None:
+        """Generator EMA, StyleGAN2-ADA's G_ema: a running average of each exported network's
+        weights (and buffers), which is what export and ``ganzoo.load`` use. Kept as modules,
+        so checkpoints hold it and resume restores it exactly. Off when the recipe's ``ema``
+        (the decay) is 0."""
+        decay = float(self.recipe.get("ema") or 0)
+        if not self.training_enabled or decay <= 0:
+            return
+        average = ema_average(decay, bool(self.recipe.get("ema_warmup", True)))
+        for name, net in self.exported().items():
+            self.ema[name] = AveragedModel(net, avg_fn=average, use_buffers=True)
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """Called by the engine after every training step."""
+        networks = self.exported()
+        for name, averaged in self.ema.items():
+            averaged.update_parameters(networks[name])
+
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
@@ -81,6 +115,12 @@ class GAN(nn.Module):
     def exported(self) -> dict[str, nn.Module]:
         """The networks written to ``model.safetensors``, by the key prefix they are saved under."""
         raise NotImplementedError
+
+    def published(self) -> dict[str, nn.Module]:
+        """What is written for the exported networks: their EMA copies when training keeps them."""
+        if len(self.ema):
+            return {name: averaged.module for name, averaged in self.ema.items()}
+        return self.exported()
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
@@ -138,6 +178,7 @@ class UnconditionalGAN(GAN):
             self.loss = self._loss()
         if self.generator.latent_dim is None:
             raise GanzooError("an unconditional model needs a generator with a latent_dim")
+        self._setup_ema()
 
     def exported(self) -> dict[str, nn.Module]:
         return {"generator": self.generator}
@@ -258,6 +299,7 @@ class CycleGAN(GAN):
             self.loss = self._loss()
             self.pool_source = ImagePool(int(self.recipe["pool_size"]))
             self.pool_target = ImagePool(int(self.recipe["pool_size"]))
+        self._setup_ema()
 
     def exported(self) -> dict[str, nn.Module]:
         return {"generator": self.generator, "generator_reverse": self.generator_reverse}

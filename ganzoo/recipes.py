@@ -33,6 +33,8 @@ BASE_RECIPE: dict[str, Any] = {
     "betas": [0.5, 0.999],
     "momentum": 0.0,
     "n_critic": 1,  # discriminator steps per generator step
+    "ema": 0.0,  # decay of the generators' exponential moving average; 0: off
+    "ema_warmup": True,  # the decay grows from 0.1 towards ema over the first updates
     "batch_size": 64,
     "steps": 2000,  # training steps (one batch each); ignored when epochs is set
     "epochs": None,

@@ -468,6 +468,7 @@ def _train(
             }
             logs = model.train_step(batch, step, stepper)
             stepper.update()
+            model.update_ema()
             for key, value in logs.items():
                 sums[key] = sums[key] + value if key in sums else value.float()
                 counts[key] = counts.get(key, 0) + 1

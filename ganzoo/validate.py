@@ -70,6 +70,11 @@ def check_recipe(recipe: dict[str, Any]) -> None:
     if "steps" in recipe and not (_is_int(steps) and steps >= 1):
         if steps is not None or epochs is None:  # steps may be null when epochs counts instead
             raise _refuse("steps", steps, "a whole number of at least 1")
+    ema = recipe.get("ema")
+    if "ema" in recipe and not (_is_number(ema) and 0 <= ema < 1):
+        raise _refuse("ema", ema, "a decay from 0 (off) up to (not including) 1, e.g. 0.999")
+    if "ema_warmup" in recipe and not isinstance(recipe["ema_warmup"], bool):
+        raise _refuse("ema_warmup", recipe["ema_warmup"], "true or false")
     betas = recipe.get("betas")
     if "betas" in recipe and not (
         isinstance(betas, (list, tuple))

@@ -381,3 +381,43 @@ def test_torchrun_two_processes_with_gloo(tmp_path):
         assert a == b, (a, b)
     assert (tmp_path / "run" / "export" / "model.safetensors").is_file()
     assert not (tmp_path / "run" / "rank1").exists()
+
+
+def test_generator_ema_resumes_exactly_and_is_what_export_and_load_use(tmp_path):
+    """EMA (recipe field ``ema``) lives in checkpoints, so resume repeats it bit for bit; the
+    exported and loaded generator is the average, not the last trained weights."""
+    import ganzoo
+    from ganzoo.hub import read_safetensors
+
+    whole = train(options(tmp_path, "dcgan", steps=8, name="whole", ema=0.9))
+    part = train(options(tmp_path, "dcgan", steps=4, name="part", ema=0.9))
+    resumed = TrainOptions(
+        "dcgan",
+        "toon",
+        resume=str(part),
+        overrides={"steps": 8},
+        device="cpu",
+        quiet=True,
+        threads=1,
+    )
+    train(resumed)
+    a, b = final_weights(whole), final_weights(part)
+    assert any(k.startswith("model/ema.generator.module.") for k in a)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    exported, _ = read_safetensors(whole / "export" / "model.safetensors")
+    for key, value in exported.items():
+        ema = a["model/ema.generator.module." + key.removeprefix("generator.")]
+        assert torch.equal(value, ema), key
+    # and the average differs from the last trained weights
+    trained = {k: v for k, v in a.items() if k.startswith("model/generator.")}
+    assert any(
+        not torch.equal(v, a[k.replace("model/generator.", "model/ema.generator.module.")])
+        for k, v in trained.items()
+        if v.is_floating_point()
+    )
+    loaded = ganzoo.load(str(whole), device="cpu").generator.state_dict()
+    for key, value in loaded.items():
+        assert torch.equal(value, a["model/ema.generator.module." + key]), key
+    with pytest.raises(GanzooError, match="ema"):
+        train(options(tmp_path, "dcgan", steps=2, name="bad", ema=1.5))

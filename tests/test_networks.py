@@ -265,6 +265,25 @@ def test_bce_loss_values():
     )
 
 
+def test_least_squares_loss_values_and_use_by_any_model(tmp_path):
+    loss = registry().build("losses", "least-squares")
+    real = torch.tensor([1.0, 0.0, 3.0])
+    fake = torch.tensor([0.0, 1.0, -1.0])
+    # D: ((r - 1)^2 mean + f^2 mean) / 2; G: (f - 1)^2 mean
+    assert loss.discriminator_loss(real, fake).item() == pytest.approx((5 / 3 + 2 / 3) / 2)
+    assert loss.generator_loss(fake).item() == pytest.approx(5 / 3)
+    assert loss.penalty(None, real, fake) is None
+    # a plain loss: the translator trains with it as CycleGAN does
+    gan = ganzoo.create(
+        "improved",
+        size=32,
+        loss="least-squares",
+        generator_args={"width": 8},
+        discriminator_args={"width": 8},
+    )
+    assert type(gan.loss).__name__ == "LeastSquaresLoss"
+
+
 def test_wasserstein_loss_values():
     real, fake = torch.tensor([1.0, 3.0]), torch.tensor([-2.0, 0.5, 0.0, 0.5])
     for name in ("wasserstein-clip", "wasserstein-gp"):

@@ -59,6 +59,10 @@ MANIFEST = {
         "bce": {
             "builder": "ganzoo_dcgan.losses:BCELoss",
             "summary": "non-saturating binary cross-entropy (Goodfellow et al. 2014)",
-        }
+        },
+        "least-squares": {
+            "builder": "ganzoo_dcgan.losses:LeastSquaresLoss",
+            "summary": "least-squares GAN loss (Mao et al. 2017), as CycleGAN trains; any model",
+        },
     },
 }

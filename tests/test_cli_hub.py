@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_helpers import run_main
 from click.testing import CliRunner
 from huggingface_hub import CommitInfo, HfApi, RepoUrl
 from PIL import Image
 
-from ganzoo.cli import cli, main
+from ganzoo.cli import cli
 from ganzoo.hub import save_pretrained
 from ganzoo.models import build, make_config
 
@@ -26,17 +27,6 @@ ZOO = {
     "improved-anime",
     "improved-toon",
 }
-
-
-def run_main(args: list[str], capsys) -> tuple[int, str, str]:
-    """``ganzoo ARGS`` through the real entry point: (exit code, stdout, stderr)."""
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_one_line_error(code: int, err: str) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_helpers import run_main as cli
 from PIL import Image
 
 import ganzoo.checkpoints
@@ -38,17 +39,6 @@ def _private(tmp_path, monkeypatch, one_torch_thread):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GANZOO_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("GANZOO_DEBUG", raising=False)
-
-
-def cli(args: list[str], capsys) -> tuple[int, str, str]:
-    """``ganzoo ARGS`` through the real entry point: (exit code, stdout, stderr)."""
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line(code: int, err: str) -> str:

@@ -22,6 +22,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
 from ganzoo import __version__
+from ganzoo.augment import diff_augment, parse_policy
 from ganzoo.errors import GanzooError
 from ganzoo.optim import Stepper, make_optimizer
 from ganzoo.recipes import parse_size, resolve_recipe
@@ -75,6 +76,7 @@ class GAN(nn.Module):
         self.channels = int(config["channels"])
         self.training_enabled = training
         self.ema = nn.ModuleDict()  # filled by _setup_ema when the recipe asks for it
+        self.augment_policy = parse_policy(self.recipe.get("augment"))
 
     # building blocks ------------------------------------------------------------------------
     def _network(self, role: str) -> nn.Module:
@@ -106,6 +108,11 @@ class GAN(nn.Module):
         networks = self.exported()
         for name, averaged in self.ema.items():
             averaged.update_parameters(networks[name])
+
+    def seen_by_discriminator(self, images: torch.Tensor) -> torch.Tensor:
+        """Images as every discriminator call sees them: through the recipe's ``augment``
+        policy (DiffAugment), real and generated alike."""
+        return diff_augment(images, self.augment_policy) if self.augment_policy else images
 
     @property
     def device(self) -> torch.device:
@@ -197,13 +204,15 @@ class UnconditionalGAN(GAN):
         return torch.randn(n, self.generator.latent_dim, generator=generator).to(self.device)
 
     def train_step(self, batch, step, stepper):
+        augmented = self.seen_by_discriminator
         real = batch["target"]
         with stepper.autocast():
             fake = self.generator(self.noise(real.shape[0]))
+            real_seen, fake_seen = augmented(real), augmented(fake.detach())
             loss_d = self.loss.discriminator_loss(
-                self.discriminator(real), self.discriminator(fake.detach())
+                self.discriminator(real_seen), self.discriminator(fake_seen)
             )
-        penalty = self.loss.penalty(self.discriminator, real, fake.detach())
+        penalty = self.loss.penalty(self.discriminator, real_seen, fake_seen)
         if penalty is not None:
             loss_d = loss_d + penalty
         stepper.step("discriminator", loss_d)
@@ -212,7 +221,7 @@ class UnconditionalGAN(GAN):
         if (step + 1) % int(self.recipe["n_critic"]) == 0:
             self.discriminator.requires_grad_(False)
             with stepper.autocast():
-                loss_g = self.loss.generator_loss(self.discriminator(fake))
+                loss_g = self.loss.generator_loss(self.discriminator(augmented(fake)))
             stepper.step("generator", loss_g)
             self.discriminator.requires_grad_(True)
             logs["loss_g"] = loss_g.detach()
@@ -318,15 +327,16 @@ class CycleGAN(GAN):
     def train_step(self, batch, step, stepper):
         x, y = batch["source"], batch["target"]
         d_x, d_y, loss = self.discriminator_source, self.discriminator_target, self.loss
+        augmented = self.seen_by_discriminator
         with stepper.autocast():
             fake_y = self.generator(x)
             fake_x = self.generator_reverse(y)
-            pooled_y = self.pool_target.query(fake_y)
-            pooled_x = self.pool_source.query(fake_x)
-            loss_d = loss.discriminator_loss(d_y(y), d_y(pooled_y)) + loss.discriminator_loss(
-                d_x(x), d_x(pooled_x)
-            )
-        for disc, real, fake in ((d_y, y, pooled_y), (d_x, x, pooled_x)):
+            real_y, real_x = augmented(y), augmented(x)
+            pooled_y = augmented(self.pool_target.query(fake_y))
+            pooled_x = augmented(self.pool_source.query(fake_x))
+            loss_d = loss.discriminator_loss(d_y(real_y), d_y(pooled_y))
+            loss_d = loss_d + loss.discriminator_loss(d_x(real_x), d_x(pooled_x))
+        for disc, real, fake in ((d_y, real_y, pooled_y), (d_x, real_x, pooled_x)):
             penalty = loss.penalty(disc, real, fake)
             if penalty is not None:
                 loss_d = loss_d + penalty
@@ -341,7 +351,9 @@ class CycleGAN(GAN):
             lambda_cycle = float(self.recipe["lambda_cycle"])
             lambda_identity = float(self.recipe["lambda_identity"])
             with stepper.autocast():
-                adversarial = loss.generator_loss(d_y(fake_y)) + loss.generator_loss(d_x(fake_x))
+                adversarial = loss.generator_loss(d_y(augmented(fake_y))) + loss.generator_loss(
+                    d_x(augmented(fake_x))
+                )
                 cycle = F.l1_loss(self.generator_reverse(fake_y), x) + F.l1_loss(
                     self.generator(fake_x), y
                 )

@@ -35,6 +35,7 @@ BASE_RECIPE: dict[str, Any] = {
     "n_critic": 1,  # discriminator steps per generator step
     "ema": 0.0,  # decay of the generators' exponential moving average; 0: off
     "ema_warmup": True,  # the decay grows from 0.1 towards ema over the first updates
+    "augment": None,  # DiffAugment policy before every discriminator call, e.g. "color,translation"
     "batch_size": 64,
     "steps": 2000,  # training steps (one batch each); ignored when epochs is set
     "epochs": None,

@@ -27,6 +27,8 @@ _NON_NEGATIVE_INTS = ("num_workers", "pool_size")
 _POSITIVE_NUMBERS = ("lr_g", "lr_d")
 _NON_NEGATIVE_NUMBERS = ("momentum", "lambda_cycle", "lambda_identity")
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
+#: DiffAugment's transforms (ganzoo.augment.TRANSFORMS), named here so no torch is imported
+AUGMENTS = ("color", "translation", "cutout")
 
 #: activation memory of one training image, in multiples of the image as float32: the real and
 #: the fake image, their gradients and the first feature maps. Networks use more than this; the
@@ -75,6 +77,14 @@ def check_recipe(recipe: dict[str, Any]) -> None:
         raise _refuse("ema", ema, "a decay from 0 (off) up to (not including) 1, e.g. 0.999")
     if "ema_warmup" in recipe and not isinstance(recipe["ema_warmup"], bool):
         raise _refuse("ema_warmup", recipe["ema_warmup"], "true or false")
+    augment = recipe.get("augment")
+    if augment is not None and not (
+        isinstance(augment, str)
+        and all(
+            part.strip().lower() in AUGMENTS + ("", "none", "off") for part in augment.split(",")
+        )
+    ):
+        raise _refuse("augment", augment, "a list of " + ", ".join(AUGMENTS) + ", or none")
     betas = recipe.get("betas")
     if "betas" in recipe and not (
         isinstance(betas, (list, tuple))

@@ -17,6 +17,7 @@ import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ganzoo import __version__
+from ganzoo.data import source_domain
 from ganzoo.errors import GanzooError
 from ganzoo.registry import registry
 
@@ -24,13 +25,6 @@ from ganzoo.registry import registry
 #: replaces it with the real one in the copy it uploads
 REPO_PLACEHOLDER = "ORG/NAME"
 PIPELINE_TAGS = {"unconditional": "unconditional-image-generation", "translation": "image-to-image"}
-DATASETS = {
-    "anime": "anime character faces from the public Anime Face Dataset",
-    "celeba": "aligned CelebA face photos",
-    "toon": "ganzoo's embedded procedural cartoon faces, anime-like rendering",
-    "toon/anime": "ganzoo's embedded procedural cartoon faces, anime-like rendering",
-    "toon/photo": "ganzoo's embedded procedural cartoon faces, photo-like rendering",
-}
 _METRICS_START = "<!-- ganzoo:metrics -->"
 _METRICS_END = "<!-- /ganzoo:metrics -->"
 _METRICS_BLOCK = re.compile(re.escape(_METRICS_START) + r".*?" + re.escape(_METRICS_END), re.S)
@@ -54,8 +48,9 @@ _RECIPE_FIELDS = (
 
 def data_facts(data: str | None) -> tuple[str | None, str, str, str]:
     """What a card says about a training set: (``datasets:`` id or None, words for the body,
-    ``license:``, terms of use). Weights inherit the terms of their data, so only data ganzoo
-    generates itself (no ``licence`` in its registration) gets MIT; the rest gets "other"."""
+    ``license:``, terms of use), from what a registered dataset says of itself (its provenance,
+    licence and card_license; see ganzoo.data). Weights inherit the terms of their data, so a
+    card gets "other" unless the data's registration says otherwise."""
     if not data:
         return None, "an unrecorded dataset", "other", "Check the terms of the training data."
     if data.startswith("hf://datasets/"):
@@ -65,10 +60,14 @@ def data_facts(data: str | None) -> tuple[str | None, str, str, str]:
     if entry is None:  # a local folder or archive: its path says nothing to readers of the card
         return None, "a local image collection", "other", "The terms of the training data apply."
     licence = entry.spec.get("licence")
-    words = DATASETS.get(data, entry.summary or data)
-    terms = f"Terms of the training data: {licence}." if licence else ""
+    words = entry.spec.get("provenance") or entry.summary or data
+    terms = (
+        f"Terms of the training data: {licence}."
+        if licence
+        else "Check the terms of the training data."
+    )
     # a registered dataset's Hub copy links the card to it on the Hub
-    return entry.spec.get("hub") or data, words, "other" if licence else "mit", terms
+    return entry.spec.get("hub") or data, words, entry.spec.get("card_license", "other"), terms
 
 
 def _model_spec(config: dict[str, Any]) -> dict[str, Any]:
@@ -176,8 +175,7 @@ def render_model_card(
     dataset, where, license, terms = data_facts(data)
     datasets = [dataset] if dataset else []
     if task == "translation" and data:
-        registered = registry().find("datasets", data)
-        source = source or (registered.spec.get("source") if registered else None)
+        source = source or source_domain(data)
     if task == "translation" and source:
         # both domains are training data: both go in the card, and both sets of terms apply
         source_id, source_words, source_license, source_terms = data_facts(source)
@@ -215,7 +213,7 @@ def render_model_card(
             "from PIL import Image\n\n"
             f'gan = ganzoo.load("hf://{REPO_PLACEHOLDER}")\n'
             f"photo = Image.open('photo.jpg').convert('RGB').resize(({width}, {height}))\n"
-            "anime = gan.translate(TF.to_tensor(photo)[None])  "
+            "translated = gan.translate(TF.to_tensor(photo)[None])  "
             f"# [1, 3, {height}, {width}] in [0, 1]"
         )
         cli = f"ganzoo translate hf://{REPO_PLACEHOLDER} photos/ -o translated/"

@@ -9,9 +9,8 @@ so loading a checkpoint cannot run code.
 from __future__ import annotations
 
 import json
-import os
+import random
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ganzoo.errors import GanzooError
-from ganzoo.files import make_public
+from ganzoo.files import atomic_write
 
 FORMAT = "ganzoo-checkpoint/1"
 _STEP_FILE = re.compile(r"step-(\d+)\.safetensors$")
@@ -55,20 +54,9 @@ def unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 
 def atomic_save(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> None:
-    """Writes to a temporary file in the same folder, syncs it, then renames it into place, so a
-    crash at any moment leaves either the old file or the complete new one."""
+    """A safetensors file written whole or not at all (``ganzoo.files.atomic_write``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        make_public(tmp)  # after: save_file creates the file anew, private
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
 def save_checkpoint(path: Path, step: int, state: dict[str, Any]) -> None:
@@ -109,3 +97,48 @@ def prune_checkpoints(run_dir: Path, keep: int) -> None:
     """Removes all but the newest ``keep`` checkpoints."""
     for _, path in list_checkpoints(run_dir)[: -max(keep, 1)]:
         path.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# what a training checkpoint holds: the model, its optimizers and every random generator
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def training_state(model: torch.nn.Module, stepper: Any) -> dict[str, Any]:
+    """What ``save_checkpoint`` writes for a run, so that resuming repeats it bit for bit."""
+    return {"model": model.state_dict(), "optimizers": stepper.state_dict(), "rng": rng_state()}
+
+
+def restore_training_state(
+    model: torch.nn.Module, stepper: Any, state: dict[str, Any], path: Path
+) -> None:
+    """A checkpoint into the run's model, optimizers and random generators, or one line when it
+    is another model's."""
+    expected, found = set(model.state_dict()), set(state["model"])
+    try:
+        if expected != found:
+            raise ValueError(
+                f"{len(expected - found)} missing and {len(found - expected)} unexpected tensors"
+            )
+        model.load_state_dict(state["model"])
+        stepper.load_state_dict(state["optimizers"])
+    except (RuntimeError, KeyError, ValueError) as exc:
+        raise GanzooError(
+            f"checkpoint {path} does not fit the {model.config['model']} model its run's "
+            f"config.json describes ({str(exc).strip().splitlines()[-1]})"
+        ) from None
+    set_rng_state(state["rng"])

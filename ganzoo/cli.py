@@ -17,7 +17,7 @@ import click
 
 from ganzoo import __version__
 from ganzoo.errors import GanzooError
-from ganzoo.registry import KINDS, registry
+from ganzoo.registry import KINDS, registry, singular
 
 LIST_KINDS = (
     "models",
@@ -90,10 +90,16 @@ def _list_rows(kind: str, pattern: str | None) -> list[dict[str, Any]]:
             }
             for e in zoo_entries(pattern)
         ]
-    return [
+    rows = [
         {"name": e.name, "plugin": e.plugin, "summary": e.summary}
         for e in reg.entries(kind, pattern)
     ]
+    # names that another plugin registers too: listed the way they are reached, plugin:name
+    rows += [
+        {"name": e.qualified_name, "plugin": e.plugin, "summary": e.summary}
+        for e in reg.shadowed(kind, pattern)
+    ]
+    return rows
 
 
 @cli.command("list")
@@ -101,7 +107,8 @@ def _list_rows(kind: str, pattern: str | None) -> list[dict[str, Any]]:
 @click.option("--kind", type=click.Choice(LIST_KINDS), help="Only this kind of thing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_command(pattern: str | None, kind: str | None, as_json: bool) -> None:
-    """Models, losses, metrics, datasets and zoo entries that installed plugins register.
+    """Models, losses, metrics, datasets and zoo entries that installed plugins register
+    (generators, discriminators and plugins with --kind).
 
     PATTERN is a shell-style wildcard, e.g. 'w*'.
     """
@@ -125,6 +132,11 @@ def list_command(pattern: str | None, kind: str | None, as_json: bool) -> None:
             click.echo(f"broken plugin {p.name} ({p.distribution} {p.version}): {p.error}")
     if not any(result.values()):
         click.echo("nothing matches" + (f" {pattern!r}" if pattern else ""))
+    if not kind:
+        click.echo(
+            "generators and discriminators: ganzoo list --kind generators (or --kind "
+            "discriminators); the details of any name: ganzoo info NAME"
+        )
 
 
 def _model_info(entry) -> dict[str, Any]:
@@ -145,6 +157,7 @@ def _model_info(entry) -> dict[str, Any]:
         "distribution": plugin.distribution,
         "version": plugin.version,
         "task": config["task"],
+        "class": entry.builder,
         "summary": entry.summary,
         "paper": entry.spec.get("paper", ""),
         "components": config["components"],
@@ -174,17 +187,49 @@ def _info(name: str) -> dict[str, Any]:
     for kind in KINDS:
         entry = reg.find(kind, name)
         if entry is not None:
-            plugin = reg.plugins[entry.plugin]
-            spec = {k: v for k, v in entry.spec.items() if k != "summary"}
-            return {
-                "kind": kind[:-1],
-                "name": entry.name,
-                "plugin": entry.plugin,
-                "version": plugin.version,
-                "summary": entry.summary,
-                **spec,
-            }
+            return _component_info(entry)
     raise GanzooError(f"nothing named {name!r}; see `ganzoo list`")
+
+
+def _component_info(entry) -> dict[str, Any]:
+    """A generator, discriminator, loss or metric: where it comes from and what it takes."""
+    reg = registry()
+    spec = {k: v for k, v in entry.spec.items() if k != "summary"}
+    info = {
+        "kind": singular(entry.kind),
+        "name": entry.name,
+        "plugin": entry.plugin,
+        "version": reg.plugins[entry.plugin].version,
+        "summary": entry.summary,
+        **spec,
+        "arguments": _arguments(entry),
+    }
+    field = {"generators": "generator", "discriminators": "discriminator", "losses": "loss"}
+    if entry.kind in field:
+        info["set_with"] = f"--set {field[entry.kind]}_args.NAME=VALUE"
+    others = [e.qualified_name for e in reg.holders(entry.kind, entry.name) if e is not entry]
+    if others:
+        info["also_registered_as"] = others
+    return info
+
+
+def _arguments(entry) -> dict[str, Any] | str:
+    """The builder's arguments with their defaults, from its signature; a network's size and
+    channels are left out, since ganzoo passes them itself."""
+    import inspect
+
+    try:
+        params = inspect.signature(entry.load()).parameters.values()
+    except GanzooError as exc:  # the rest of what info shows is still worth reading
+        return f"unknown: {exc}"
+    except (TypeError, ValueError):  # a builtin without a signature
+        return {}
+    given = ("size", "channels") if entry.kind in ("generators", "discriminators") else ()
+    return {
+        p.name: "(required)" if p.default is p.empty else p.default
+        for p in params
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in given
+    }
 
 
 @cli.command()
@@ -198,7 +243,9 @@ def info(name: str, as_json: bool) -> None:
         return
     card = data.pop("card", None)
     for key, value in data.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and not value:
+            click.echo(f"{key}: -")
+        elif isinstance(value, dict):
             click.echo(f"{key}:")
             for k, v in value.items():
                 click.echo(f"  {k}: {json.dumps(v) if isinstance(v, (dict, list)) else v}")
@@ -214,10 +261,32 @@ def info(name: str, as_json: bool) -> None:
 # run
 
 
+#: A translator's source domain is --source-data in `run` and `eval` alike. `run` used to call
+#: it --source; that spelling still works, hidden, so that old command lines (and the train
+#: commands in older model cards) keep working.
+SOURCE_DATA_HELP = (
+    "Translators: the source-domain data, whose images they turn into DATA's (default: the "
+    "source domain DATA names). A dataset name, folder, .tar/.zip, or hf://datasets/..."
+)
+
+
+def _source_data(source_data: str | None, old_spelling: str | None) -> str | None:
+    """--source-data, or what the old spelling --source gave."""
+    if old_spelling is None:
+        return source_data
+    if source_data is not None and source_data != old_spelling:
+        raise click.UsageError("--source is the old spelling of --source-data: give one of them")
+    warnings.warn(
+        "--source is now spelled --source-data (the old spelling still works)", stacklevel=2
+    )
+    return old_spelling
+
+
 @cli.command()
 @click.argument("model")
 @click.option("--data", required=True, help="Dataset name, folder, .tar/.zip, or hf://datasets/...")
-@click.option("--source", help="Source-domain dataset for translators (default: the data's own).")
+@click.option("--source-data", help=SOURCE_DATA_HELP)
+@click.option("--source", "old_source", hidden=True, help="Old spelling of --source-data.")
 @click.option("--data-root", type=click.Path(), help="Where real datasets live (or GANZOO_DATA).")
 @click.option("--recipe", default="default", show_default=True, help="default or paper.")
 @click.option("--steps", type=int, help="Training steps (one batch each).")
@@ -244,14 +313,17 @@ def info(name: str, as_json: bool) -> None:
     "assignments",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Override any recipe field, e.g. --set loss=wasserstein-gp.",
+    help="Override any recipe field, e.g. --set loss=wasserstein-gp --set loss_args.gp_lambda=5 "
+    "(KEY.SUB reaches into a mapping). Order does not matter: a new component name drops the old "
+    "component's arguments first, then the *_args overrides apply.",
 )
 @click.option("--config", "config_file", type=click.Path(), help="YAML or JSON recipe fields.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def run(
     model: str,
     data: str,
-    source: str | None,
+    source_data: str | None,
+    old_source: str | None,
     data_root: str | None,
     recipe: str,
     steps: int | None,
@@ -289,7 +361,7 @@ def run(
     options = TrainOptions(
         model=model,
         data=data,
-        source=source,
+        source=_source_data(source_data, old_source),
         data_root=data_root,
         recipe=recipe,
         overrides=overrides,
@@ -356,9 +428,9 @@ def translate(
 
 
 @cli.command("eval")
-@click.argument("source")
+@click.argument("model_or_images")
 @click.option("--data", required=True, help="Dataset to compare against.")
-@click.option("--source-data", help="Source-domain data for translators.")
+@click.option("--source-data", help=SOURCE_DATA_HELP)
 @click.option("--data-root", type=click.Path())
 @click.option("--metrics", default="fid,kid", show_default=True, help="Comma-separated.")
 @click.option(
@@ -376,7 +448,7 @@ def translate(
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--report", type=click.Path(), help="Also write an HTML page: pictures, metrics.")
 def eval_command(
-    source: str,
+    model_or_images: str,
     data: str,
     source_data: str | None,
     data_root: str | None,
@@ -388,7 +460,11 @@ def eval_command(
     as_json: bool,
     report: str | None,
 ) -> None:
-    """Metrics of a model, or of a folder or archive of images, against a dataset."""
+    """Metrics of a model, or of images, against a dataset.
+
+    MODEL_OR_IMAGES is a model (zoo name, run, Hub-ready folder or hf://ORG/NAME), or images:
+    a dataset name, a folder, or a .tar/.zip.
+    """
     from ganzoo.evaluate import evaluate, format_results
     from ganzoo.recipes import parse_size
 
@@ -398,7 +474,7 @@ def eval_command(
         check_report_path(report)  # before the slow part
     names = [m.strip() for m in metrics.split(",") if m.strip()]
     results = evaluate(
-        source,
+        model_or_images,
         data,
         names,
         n=count,
@@ -413,13 +489,15 @@ def eval_command(
     else:
         click.echo(format_results(results))
     if report:
-        _write_eval_report(report, source, data, results, seed, device, source_data, data_root)
+        _write_eval_report(
+            report, model_or_images, data, results, seed, device, source_data, data_root
+        )
 
 
-def _write_eval_report(path: str, source: str, data: str, results, *options) -> None:
+def _write_eval_report(path: str, model_or_images: str, data: str, results, *options) -> None:
     from ganzoo.report import write_report
 
-    written = write_report(path, source, data, results, *options)
+    written = write_report(path, model_or_images, data, results, *options)
     click.echo(f"wrote {written}", err=True)  # stderr: --json output stays parseable
 
 
@@ -458,11 +536,18 @@ def push(source: str, repo: str, private: bool) -> None:
 @cli.command("new-plugin")
 @click.argument("name")
 @click.option("--dir", "directory", type=click.Path(), default=".", show_default=True)
-def new_plugin(name: str, directory: str) -> None:
+@click.option(
+    "--task",
+    type=click.Choice(["unconditional", "translation"]),
+    default="unconditional",
+    show_default=True,
+    help="Noise to image, or unpaired image-to-image translation (CycleGAN).",
+)
+def new_plugin(name: str, directory: str, task: str) -> None:
     """Scaffold an installable plugin package that works at once."""
     from ganzoo.scaffold import new_plugin as scaffold
 
-    path = scaffold(name, directory)
+    path = scaffold(name, directory, task=task)
     click.echo(f"created {path}\nnext: pip install -e {path} && ganzoo list")
 
 

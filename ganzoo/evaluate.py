@@ -11,8 +11,11 @@ domain. A folder or archive of images (anyone's generator's output, or real imag
 likewise: all of them when the real set is smaller. Every draw is deterministic in ``seed``, so
 a result can be reproduced from its protocol. The default ``n`` is 10,000, where FID is usually
 reported: FID is biased upward at smaller n, so only figures at equal n compare. Each metric is
-built by name from the registry (kind ``metrics``) and returns a ``MetricResult``. When SOURCE
+built by name from the registry (kind ``metrics``) and returns a ``MetricResult``. When the model
 is a run directory or a Hub-ready folder the results are also written into its model card.
+
+Nothing here knows a dataset by name: what a dataset offers evaluation (a batched fetch, known
+per-image attributes, a cache key) is the dataset interface of ``ganzoo.data``.
 """
 
 from __future__ import annotations
@@ -74,10 +77,11 @@ def draw_source(dataset: Any, n: int, seed: int) -> np.ndarray:
 
 def load_images(dataset: Any, indices: np.ndarray) -> torch.Tensor:
     """uint8 [N, 3, H, W] of the dataset's items at ``indices``."""
-    if hasattr(dataset, "render_batch"):  # toon: one vectorised render
-        images = dataset.render_batch(indices)
-    elif isinstance(getattr(dataset, "images", None), np.ndarray):  # decoded, memory-mapped
+    if isinstance(getattr(dataset, "images", None), np.ndarray):  # decoded, memory-mapped
         images = torch.from_numpy(np.ascontiguousarray(dataset.images[indices]))
+    elif hasattr(dataset, "__getitems__"):  # a batched fetch, e.g. one vectorised render
+        items = dataset.__getitems__([int(i) for i in indices])
+        images = torch.stack([torch.as_tensor(item) for item in items])
     else:
         images = torch.stack([torch.as_tensor(dataset[int(i)]) for i in indices])
     return to_uint8(images)
@@ -92,7 +96,7 @@ def dataset_identity(dataset: Any, spec: str) -> str:
     path = getattr(dataset, "path", None)
     if path is not None:
         return Path(path).name
-    if type(dataset).__repr__ is not object.__repr__:  # e.g. toon's: style, size, length, seed
+    if type(dataset).__repr__ is not object.__repr__:  # e.g. a procedural set's parameters
         return f"{spec}|{dataset!r}"
     return spec
 
@@ -115,9 +119,9 @@ def translate_images(gan: Any, images: torch.Tensor) -> torch.Tensor:
     return torch.cat(parts)
 
 
-def _card_folder(source: str) -> Path | None:
+def _card_folder(model: str) -> Path | None:
     """The folder whose model card records the results: a Hub-ready folder or a run."""
-    path = Path(str(source)).expanduser()
+    path = Path(str(model)).expanduser()
     if not path.is_dir():
         return None  # a zoo name or hf://: nothing of ours to write to
     if (path / "README.md").is_file() or (path / "export" / "README.md").is_file():
@@ -129,12 +133,12 @@ def _card_folder(source: str) -> Path | None:
 MODEL_MARKERS = ("config.json", "checkpoints", "export")  # what makes a folder a model
 
 
-def is_image_set(source: str) -> bool:
+def is_image_set(spec: str) -> bool:
     """True for a registered dataset, a folder of images or an archive; False for a model (run,
     Hub-ready folder, zoo name, hf://)."""
-    if registry().find("datasets", str(source)) is not None:
+    if registry().find("datasets", str(spec)) is not None:
         return True  # real against real: e.g. `ganzoo eval celeba --data anime`
-    path = Path(str(source)).expanduser()
+    path = Path(str(spec)).expanduser()
     if path.is_file():
         return path.suffix.lower() in (".tar", ".zip") or path.name.lower().endswith(".tar.gz")
     return path.is_dir() and not any((path / name).exists() for name in MODEL_MARKERS)
@@ -149,7 +153,7 @@ def _resize_text(size: tuple[int, int]) -> str:
 
 
 def evaluate(
-    source: str,
+    model_or_images: str,
     data: str,
     metric_names: list[str],
     n: int = DEFAULT_N,
@@ -162,8 +166,10 @@ def evaluate(
     size: tuple[int, int] | None = None,
 ) -> list[MetricResult]:
     """Runs the named metrics on ``n`` generated and up to ``n`` real images; see the module
-    docstring. SOURCE may also be a dataset name, a folder or an archive of images, scored as
-    they are at ``size`` (default 64x64).
+    docstring. ``model_or_images`` is a model (``ganzoo.load``'s zoo name, run, folder or
+    hf://), or images: a dataset name, a folder or an archive, scored as they are at ``size``
+    (default 64x64). ``source_data`` is a translator's source domain (default: the one ``data``
+    names).
 
     ``inception_weights`` overrides ``GANZOO_INCEPTION_WEIGHTS`` for fid, kid and is.
     """
@@ -174,16 +180,19 @@ def evaluate(
     metrics = load_metrics(metric_names)  # unknown names fail before anything is loaded
     dev = resolve_device(device)
     context = Context(device=dev, seed=seed, data=data, inception_weights=inception_weights)
-    if is_image_set(source):
+    scoring_images = is_image_set(model_or_images)
+    if scoring_images:
         size = size or IMAGE_SET_SIZE
-        make = _image_set_maker(source, size, n, seed)
+        make = _image_set_maker(model_or_images, size, n, seed)
         real_set = _open_real(data, size, data_root, context)
     else:
         if size is not None:
             raise GanzooError(
                 "--size is for folders and archives of images; a model is scored at its own size"
             )
-        make, size, real_set = _model_maker(source, data, source_data, data_root, n, seed, context)
+        make, size, real_set = _model_maker(
+            model_or_images, data, source_data, data_root, n, seed, context
+        )
     for metric in metrics:
         metric.check(context)  # a missing requirement fails before any image is made
 
@@ -213,7 +222,7 @@ def evaluate(
             "size": f"{size[1]}x{size[0]}",
             "resize": _resize_text(size),
         }
-    folder = _card_folder(source) if update_card and not is_image_set(source) else None
+    folder = _card_folder(model_or_images) if update_card and not scoring_images else None
     if folder is not None:
         from ganzoo.hub import update_card_metrics
 
@@ -228,26 +237,26 @@ def _open_real(data, size, data_root, context):
     return context.real_dataset
 
 
-def _image_set_maker(source, size, n, seed):
+def _image_set_maker(spec, size, n, seed):
     """``make()`` -> (up to ``n`` images of the dataset, folder or archive, how they were drawn)."""
     from ganzoo.data import open_dataset
 
-    images = open_dataset(str(source), size=size)
+    images = open_dataset(str(spec), size=size)
 
     def make():
         indices = draw_indices(len(images), n, derive_seed(seed, SAMPLE_STREAM))
-        drawn = f"{len(indices)} of the {len(images)} images of {source}"
+        drawn = f"{len(indices)} of the {len(images)} images of {spec}"
         return load_images(images, indices), drawn
 
     return make
 
 
-def _model_maker(source, data, source_data, data_root, n, seed, context):
+def _model_maker(model, data, source_data, data_root, n, seed, context):
     """(make, size, real set) for a model: ``make()`` samples or translates ``n`` images."""
     import ganzoo
     from ganzoo.data import open_domains
 
-    gan = ganzoo.load(source, device=context.device)
+    gan = ganzoo.load(model, device=context.device)
     size = tuple(gan.image_size)
     context.task = gan.task
     if gan.task != "translation":
@@ -259,8 +268,8 @@ def _model_maker(source, data, source_data, data_root, n, seed, context):
     domains = open_domains(data, ("source", "target"), size, source=source_data, root=data_root)
     context.real_dataset, context.source_dataset = domains["target"], domains["source"]
     src_indices = draw_source(context.source_dataset, n, seed)
-    if hasattr(context.source_dataset, "attribute_array"):
-        context.source_attributes = context.source_dataset.attribute_array()[src_indices]
+    if hasattr(context.source_dataset, "attribute_array"):  # inputs with known attributes
+        context.source_attributes = context.source_dataset.attribute_array(src_indices)
 
     def make():
         context.source = load_images(context.source_dataset, src_indices)

@@ -16,7 +16,8 @@ from PIL import Image
 from torchvision.utils import save_image
 
 from ganzoo.errors import GanzooError
-from ganzoo.hub import load
+from ganzoo.files import atomic_write
+from ganzoo.loading import load
 from ganzoo.plots import save_grid, save_readable_grid
 from ganzoo.validate import check_memory, check_seed
 
@@ -35,14 +36,8 @@ def _refuse_existing(paths: list[Path], force: bool) -> None:
 
 
 def _save_png(images: torch.Tensor, path: Path, **grid) -> None:
-    """One PNG, written through a temporary file so an interrupted write leaves no broken image."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        save_image(images, tmp, format="png", **grid)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """One PNG, written atomically so an interrupted write leaves no broken image."""
+    atomic_write(path, lambda tmp: save_image(images, tmp, format="png", **grid))
 
 
 def sample_to_path(

@@ -27,7 +27,7 @@ from ganzoo.errors import GanzooError
 from ganzoo.optim import Stepper, make_optimizer
 from ganzoo.recipes import parse_size, resolve_recipe
 from ganzoo.registry import registry
-from ganzoo.validate import check_component_args, check_recipe
+from ganzoo.validate import check_component_args, check_ranges, check_recipe
 
 
 def ema_average(decay: float, warmup: bool):
@@ -67,6 +67,30 @@ class GAN(nn.Module):
     preview_group = 1
     #: the dataset roles a batch carries, e.g. ("target",) or ("source", "target")
     domains: tuple[str, ...] = ("target",)
+    #: the components a recipe names, by role, with the registry kind each is looked up in; the
+    #: recipe holds ``<role>`` (the name) and ``<role>_args`` for each
+    roles: dict[str, str] = {
+        "generator": "generators",
+        "discriminator": "discriminators",
+        "loss": "losses",
+    }
+    #: recipe fields this shape reads beyond ``BASE_RECIPE``, with their defaults; a model's
+    #: recipes and ``--set`` override them
+    recipe_fields: dict[str, Any] = {}
+
+    @classmethod
+    def recipe_defaults(cls) -> dict[str, Any]:
+        """What this shape adds to ``BASE_RECIPE``: a name and arguments for each role, then
+        ``recipe_fields``."""
+        defaults: dict[str, Any] = {}
+        for role in cls.roles:
+            defaults.update({role: None, f"{role}_args": {}})
+        return {**defaults, **copy.deepcopy(cls.recipe_fields)}
+
+    @classmethod
+    def check_recipe_fields(cls, recipe: dict[str, Any]) -> None:
+        """Types and ranges of ``recipe_fields``, one ``GanzooError`` line each; the core's own
+        fields are checked by ``ganzoo.validate.check_recipe``."""
 
     def __init__(self, config: dict[str, Any], training: bool = True):
         super().__init__()
@@ -74,29 +98,43 @@ class GAN(nn.Module):
         self.recipe = config["recipe"]
         self.image_size = tuple(config["image_size"])
         self.channels = int(config["channels"])
-        self.training_enabled = training
         self.ema = nn.ModuleDict()  # filled by _setup_ema when the recipe asks for it
         self.augment_policy = parse_policy(self.recipe.get("augment"))
 
     # building blocks ------------------------------------------------------------------------
     def _network(self, role: str) -> nn.Module:
         spec = self.config["components"][role]
-        kind = "generators" if role.startswith("generator") else "discriminators"
+        require_plugin(role, spec)
+        kind = self.roles[role]
         return registry().build(
-            kind, spec["name"], size=self.image_size, channels=self.channels, **spec["args"]
+            kind,
+            spec["name"],
+            self._component_plugin(spec),
+            size=self.image_size,
+            channels=self.channels,
+            **spec["args"],
         )
 
     def _loss(self):
         spec = self.config["components"]["loss"]
-        return registry().build("losses", spec["name"], **spec["args"])
+        require_plugin("loss", spec)
+        return registry().build(
+            "losses", spec["name"], self._component_plugin(spec), **spec["args"]
+        )
 
-    def _setup_ema(self) -> None:
+    def _component_plugin(self, spec: dict[str, Any]) -> str | None:
+        """Whose name a component's bare name is: the plugin the config recorded for it, else
+        the model's own (configs written before components recorded it), so a plugin installed
+        later that registers the same name does not change a saved model."""
+        return spec.get("plugin") or self.config.get("plugin")
+
+    def _setup_ema(self, training: bool) -> None:
         """Generator EMA, StyleGAN2-ADA's G_ema: a running average of each exported network's
         weights (and buffers), which is what export and ``ganzoo.load`` use. Kept as modules,
         so checkpoints hold it and resume restores it exactly. Off when the recipe's ``ema``
-        (the decay) is 0."""
+        (the decay) is 0, and for inference (``training=False``)."""
         decay = float(self.recipe.get("ema") or 0)
-        if not self.training_enabled or decay <= 0:
+        if not training or decay <= 0:
             return
         average = ema_average(decay, bool(self.recipe.get("ema_warmup", True)))
         for name, net in self.exported().items():
@@ -148,10 +186,16 @@ class GAN(nn.Module):
         raise NotImplementedError
 
     def sample(self, n: int, seed: int | None = None) -> torch.Tensor:
-        raise GanzooError(f"{self.config['model']} is a {self.task} model; it has no sample()")
+        article = "an" if self.task[:1] in "aeiou" else "a"  # an unconditional model
+        raise GanzooError(
+            f"{self.config['model']} is {article} {self.task} model; it has no sample()"
+        )
 
     def translate(self, images: torch.Tensor, reverse: bool = False) -> torch.Tensor:
-        raise GanzooError(f"{self.config['model']} is a {self.task} model; it has no translate()")
+        article = "an" if self.task[:1] in "aeiou" else "a"  # an unconditional model
+        raise GanzooError(
+            f"{self.config['model']} is {article} {self.task} model; it has no translate()"
+        )
 
     # publishing, in the manner of huggingface_hub's PyTorchModelHubMixin ----------------------
     def save_pretrained(self, directory: str, **card: Any) -> str:
@@ -185,7 +229,7 @@ class UnconditionalGAN(GAN):
             self.loss = self._loss()
         if self.generator.latent_dim is None:
             raise GanzooError("an unconditional model needs a generator with a latent_dim")
-        self._setup_ema()
+        self._setup_ema(training)
 
     def exported(self) -> dict[str, nn.Module]:
         return {"generator": self.generator}
@@ -297,6 +341,16 @@ class CycleGAN(GAN):
     domains = ("source", "target")
     log_keys = ("loss_d", "loss_g", "loss_cycle")
     preview_group = 3
+    # a shared shape, so it owns its fields' defaults: a translator's manifest may leave them out
+    recipe_fields = {"lambda_cycle": 10.0, "lambda_identity": 0.0, "pool_size": 50}
+
+    @classmethod
+    def check_recipe_fields(cls, recipe: dict[str, Any]) -> None:
+        check_ranges(
+            recipe,
+            non_negative_ints=("pool_size",),
+            non_negative_numbers=("lambda_cycle", "lambda_identity"),
+        )
 
     def __init__(self, config: dict[str, Any], training: bool = True):
         super().__init__(config, training)
@@ -308,7 +362,7 @@ class CycleGAN(GAN):
             self.loss = self._loss()
             self.pool_source = ImagePool(int(self.recipe["pool_size"]))
             self.pool_target = ImagePool(int(self.recipe["pool_size"]))
-        self._setup_ema()
+        self._setup_ema(training)
 
     def exported(self) -> dict[str, nn.Module]:
         return {"generator": self.generator, "generator_reverse": self.generator_reverse}
@@ -392,6 +446,25 @@ class CycleGAN(GAN):
             net.train(was_training)
 
 
+def _origin(entry: Any) -> dict[str, str]:
+    """The plugin a registry entry comes from, its distribution and version: what config.json
+    records so that loading without it can say what to install."""
+    plugin = registry().plugins[entry.plugin]
+    return {"plugin": entry.plugin, "distribution": plugin.distribution, "version": plugin.version}
+
+
+def require_plugin(role: str, spec: dict[str, Any]) -> None:
+    """One line naming the package to install when the plugin that a config's component comes
+    from is not installed. Configs written before components recorded their plugin pass."""
+    plugin = spec.get("plugin")
+    if plugin and plugin not in registry().plugins:
+        package = spec.get("distribution") or f"the plugin {plugin!r}"
+        raise GanzooError(
+            f"the {role} {spec.get('name')!r} comes from plugin {plugin!r}, which is not "
+            f"installed; install it with: pip install {package}"
+        )
+
+
 def make_config(
     model: str, recipe: str = "default", overrides: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -399,24 +472,26 @@ def make_config(
     resolved recipe. This is what ``config.json`` holds, and all that is needed to rebuild it."""
     reg = registry()
     entry = reg.get("models", model)
-    resolved = resolve_recipe(entry.spec, recipe, overrides)
+    shape = entry.load()  # the model's class: the roles it builds and the recipe fields it reads
+    fields = shape.recipe_defaults()
+    resolved = resolve_recipe(entry.spec, recipe, overrides, fields=fields, model=entry.name)
     check_recipe(resolved)
+    shape.check_recipe_fields(resolved)
     plugin = reg.plugins[entry.plugin]
     components = {}
-    for role, kind in (
-        ("generator", "generators"),
-        ("discriminator", "discriminators"),
-        ("loss", "losses"),
-    ):
+    for role, kind in shape.roles.items():
         name = resolved[role]
         if not name:
             raise GanzooError(f"model {model!r} names no {role} in its recipe")
-        builder = reg.get(kind, name).load()  # an unknown name fails here, before any building
+        # the model's own plugin's component first, recorded so no later clash can change it
+        name = reg.resolve_name(kind, name, entry.plugin)
+        component = reg.get(kind, name)  # an unknown name fails here, before any building
+        builder = component.load()
         args = resolved[f"{role}_args"]
         # networks get size and channels from ganzoo itself, not from <role>_args
-        given = () if role == "loss" else ("size", "channels")
+        given = ("size", "channels") if kind in ("generators", "discriminators") else ()
         check_component_args(role, name, builder, args, given)
-        components[role] = {"name": name, "args": copy.deepcopy(args)}
+        components[role] = {"name": name, "args": copy.deepcopy(args), **_origin(component)}
     return {
         "ganzoo_version": __version__,
         "model": entry.name,

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ganzoo.errors import GanzooError
+from ganzoo.files import atomic_write
 from ganzoo.models import GAN, from_unit, to_unit
 
 # Opset 18: it is the opset that torch's exporter (torch.onnx.export with dynamo=True, the
@@ -69,8 +70,8 @@ def _export_one(net: nn.Module, example: torch.Tensor, image_input: bool, path: 
     input_name = "image" if image_input else "noise"
     batch = torch.export.Dim("batch", min=1, max=65536)
     wrapped = _Unit(net, image_input).eval()
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+
+    def write(tmp: Path) -> None:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the exporter's notes on its own internals
             torch.onnx.export(
@@ -85,13 +86,13 @@ def _export_one(net: nn.Module, example: torch.Tensor, image_input: bool, path: 
                 verbose=False,  # no progress lines on stdout
                 external_data=False,  # one self-contained file; these networks are small
             )
-        os.replace(tmp, path)
+
+    try:
+        atomic_write(path, write)
     except GanzooError:
         raise
     except Exception as exc:  # noqa: BLE001 - the exporter raises many types
         raise GanzooError(f"cannot export {path.stem} to ONNX: {_first_line(exc)}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _first_line(exc: BaseException) -> str:

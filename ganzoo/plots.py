@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid
 
+from ganzoo.files import atomic_write
+
 #: the smallest edge, in screen pixels, of one image in a grid meant to be looked at
 READABLE_PX = 128
 PADDING = 2
@@ -38,20 +40,13 @@ def grid_image(images: torch.Tensor, nrow: int, scale: int = 1) -> torch.Tensor:
 
 
 def save_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int, scale: int = 1) -> None:
-    """Writes a PNG grid through a temporary file, so an interrupted write leaves no broken image.
-    The result is pixel for pixel what torchvision's ``save_image`` writes, enlarged by
-    ``scale``."""
+    """Writes a PNG grid atomically, so an interrupted write leaves no broken image. The result
+    is pixel for pixel what torchvision's ``save_image`` writes, enlarged by ``scale``."""
     from PIL import Image
 
-    path = Path(path)
     array = grid_image(images, nrow, scale).permute(1, 2, 0).numpy()
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        Image.fromarray(array.squeeze(-1) if array.shape[-1] == 1 else array).save(tmp, "PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    picture = Image.fromarray(array.squeeze(-1) if array.shape[-1] == 1 else array)
+    atomic_write(path, lambda tmp: picture.save(tmp, "PNG"))
 
 
 def save_readable_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int) -> int:
@@ -132,5 +127,5 @@ def plot_losses(metrics_csv: Path, out: Path, loss_keys: tuple[str, ...]) -> Non
     )
     axes[-1, 0].set_xlabel("step")
     fig.tight_layout()
-    fig.savefig(out)
+    atomic_write(out, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)

@@ -1,8 +1,27 @@
 """Recipes: the flat set of fields that say how a model is built and trained.
 
-A model's manifest gives its recipes (``default`` and ``paper``) as overrides of ``BASE_RECIPE``.
-Users override any field with ``--set key=value`` (``key.sub=value`` reaches into dict fields) or
-a YAML/JSON ``--config`` file. This module imports no torch.
+A resolved recipe is built in layers, each overriding the one before:
+
+1. ``BASE_RECIPE``, the fields the core reads;
+2. the fields of the model's shape with their defaults (``GAN.recipe_fields``: ``CycleGAN``
+   adds ``lambda_cycle``, ``lambda_identity`` and ``pool_size``);
+3. the model's named recipe (``default``, ``paper``, ...) from its manifest. A recipe may build
+   on another with ``"base"``: ``"default"`` (a recipe of the same model), ``"MODEL"`` (another
+   model's default recipe) or ``"MODEL:RECIPE"``. The base is resolved first, then the recipe's
+   own fields replace the base's (a mapping such as ``generator_args`` is replaced whole);
+4. the user's overrides: ``--set key=value`` (``key.sub=value`` reaches into a mapping field)
+   and a YAML/JSON ``--config`` file.
+
+Component names and their arguments: a field like ``loss`` names a component and
+``loss_args`` holds its arguments. Arguments belong to the component they were written for, so
+a recipe or an override that names a *different* component starts its arguments from empty
+(``wgan:wasserstein-gp`` and ``wasserstein-gp`` are the same name, with and without its plugin).
+Overrides are applied in a fixed order whatever order they are given in: component names first,
+then whole fields (``loss_args={...}``), then single keys (``loss_args.gp_lambda=5``). So
+``--set loss=wasserstein-gp --set loss_args.gp_lambda=5`` and the same two the other way round
+both give ``wasserstein-gp`` with ``{"gp_lambda": 5}``.
+
+This module imports no torch.
 """
 
 from __future__ import annotations
@@ -106,19 +125,99 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def resolve_recipe(
-    model_spec: dict[str, Any], recipe: str = "default", overrides: dict[str, Any] | None = None
+    model_spec: dict[str, Any],
+    recipe: str = "default",
+    overrides: dict[str, Any] | None = None,
+    *,
+    fields: dict[str, Any] | None = None,
+    model: str = "",
 ) -> dict[str, Any]:
-    """The full recipe: base fields, then the model's named recipe, then the user's overrides."""
-    recipes = model_spec.get("recipes", {})
-    if recipe not in recipes:
-        known = ", ".join(recipes) or "none"
-        raise GanzooError(f"no recipe named {recipe!r} for this model; known: {known}")
+    """The full recipe, in the layers the module docstring lists. ``fields`` are the fields of
+    the model's shape with their defaults; ``model`` names the model in error messages."""
     resolved = copy.deepcopy(BASE_RECIPE)
-    resolved.update(copy.deepcopy(recipes[recipe]))
-    for key, value in (overrides or {}).items():
+    resolved.update(copy.deepcopy(fields or {}))
+    _lay_recipe(resolved, model_spec, recipe, model, [])
+
+    def stage(item: tuple[str, Any]) -> int:
+        # component names, then whole fields, then keys inside mappings: order-independent
+        key = item[0]
+        if "." in key:
+            return 2
+        return 0 if _names_component(resolved, key) else 1
+
+    # a copy: the caller's mappings must not take in keys set inside them
+    for key, value in sorted(copy.deepcopy(overrides or {}).items(), key=stage):
         _assign(resolved, key, value)
     parse_size(resolved["size"])  # fail early on a bad size
     return resolved
+
+
+def _names_component(recipe: dict[str, Any], field: str) -> bool:
+    """Whether ``field`` names a component: it has a ``<field>_args`` beside it."""
+    return not field.endswith("_args") and f"{field}_args" in recipe
+
+
+def _same_name(a: Any, b: Any) -> bool:
+    """Whether two component names are one name, with or without a ``plugin:`` prefix."""
+    if isinstance(a, str) and isinstance(b, str):
+        return a.rpartition(":")[2] == b.rpartition(":")[2]
+    return a == b
+
+
+def _lay_recipe(
+    resolved: dict[str, Any], spec: dict[str, Any], name: str, model: str, chain: list
+) -> None:
+    """Lays recipe ``name`` of a model's ``spec`` over ``resolved``, after the recipe it builds
+    on. ``chain`` holds ((spec id, name), label) of the recipes on the way, to refuse cycles."""
+    recipes = spec.get("recipes", {})
+    label = f"{model}:{name}" if model else name
+    if name not in recipes:
+        known = ", ".join(recipes) or "none"
+        via = f" (the base of {chain[-1][1]})" if chain else ""
+        raise GanzooError(
+            f"no recipe named {name!r} for {model or 'this model'}{via}; known: {known}"
+        )
+    own = recipes[name]
+    if not isinstance(own, dict):
+        raise GanzooError(f"recipe {label} is not a mapping of recipe fields")
+    key = (id(spec), name)
+    if any(key == seen for seen, _ in chain):
+        labels = " -> ".join([seen_label for _, seen_label in chain] + [label])
+        raise GanzooError(f"recipes build on each other in a cycle: {labels}")
+    if "base" in own:
+        base_spec, base_name, base_model = _find_base(spec, own["base"], model, label)
+        _lay_recipe(resolved, base_spec, base_name, base_model, [*chain, (key, label)])
+    for field, value in own.items():
+        if field == "base":
+            continue
+        before = resolved.get(field)
+        changed = before is not None and not _same_name(before, value)
+        if _names_component(resolved, field) and changed and f"{field}_args" not in own:
+            resolved[f"{field}_args"] = {}  # the base's arguments were for another component
+        resolved[field] = copy.deepcopy(value)
+
+
+def _find_base(
+    spec: dict[str, Any], base: Any, model: str, label: str
+) -> tuple[dict[str, Any], str, str]:
+    """(spec, recipe name, model name) of the recipe that ``base`` names: a recipe of the same
+    model, else ``MODEL`` (its default recipe) or ``MODEL:RECIPE``."""
+    if not isinstance(base, str) or not base.strip():
+        raise GanzooError(
+            f"recipe {label} has base={base!r}; give a recipe name, MODEL or MODEL:RECIPE"
+        )
+    if base in spec.get("recipes", {}):
+        return spec, base, model
+    other, _, name = base.rpartition(":") if ":" in base else (base, "", "default")
+    from ganzoo.registry import registry  # looked up when called, so tests can swap it
+
+    entry = registry().find("models", other)
+    if entry is None:
+        raise GanzooError(
+            f"recipe {label} builds on {base!r}, which is neither a recipe of "
+            f"{model or 'this model'} nor a model (see `ganzoo list --kind models`)"
+        )
+    return entry.spec, name, entry.name
 
 
 def _assign(recipe: dict[str, Any], key: str, value: Any) -> None:
@@ -138,8 +237,8 @@ def _assign(recipe: dict[str, Any], key: str, value: Any) -> None:
             raise GanzooError(f"recipe field {head!r} takes a number, got {value!r}")
     if head.endswith("_args") and not isinstance(value, dict):
         raise GanzooError(f"recipe field {head!r} takes a mapping, e.g. --set {head}.name=value")
-    if head in ("loss", "generator", "discriminator") and value != recipe[head]:
-        # Arguments belong to the component they were written for; a new one starts from its own
-        # defaults unless the user also sets ``<field>_args``.
+    if _names_component(recipe, head) and not _same_name(current, value):
+        # Arguments belong to the component they were written for: a new one starts from its
+        # own defaults. resolve_recipe assigns names first, so <field>_args overrides still apply.
         recipe[f"{head}_args"] = {}
     recipe[head] = value

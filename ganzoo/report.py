@@ -20,6 +20,7 @@ import torch
 
 from ganzoo import __version__
 from ganzoo.errors import GanzooError
+from ganzoo.files import atomic_write
 from ganzoo.plots import grid_image, upscale_factor
 
 PICTURES = 16  # samples, or translation pairs, shown
@@ -139,7 +140,5 @@ def write_report(
         "</body></html>\n"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     return path

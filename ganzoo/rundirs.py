@@ -1,4 +1,5 @@
-"""Run directories: choosing one, claiming it for one process, and reading one back to resume.
+"""Run directories: choosing one, claiming it for one process, writing its files, and reading
+one back to resume.
 
 A run directory is claimed by a lock on ``RUN/.lock`` held for the life of the process that
 writes it (the operating system drops the lock when that process ends, however it ends), so a
@@ -10,6 +11,7 @@ fails at once instead of mixing two runs' files. Default names are created exclu
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sys
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ganzoo.errors import GanzooError
+from ganzoo.files import atomic_write
 from ganzoo.recipes import parse_size
 
 try:
@@ -262,3 +265,74 @@ def check_resume(
             f"a resumed run keeps its recipe: {key} is {current!r} in {run_dir}, got {value!r} "
             "(only --steps or --epochs may change)"
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# writing a claimed run
+
+
+class RunDirectory:
+    """The files one training process (rank 0) writes into the run it claimed: config.json,
+    ``samples/step-N.png``, ``checkpoints/step-N.safetensors`` (the newest ``keep`` kept) and
+    losses.png. Every file is written atomically."""
+
+    def __init__(self, claim: RunLock, keep_checkpoints: int):
+        self.claim = claim
+        self.path = claim.path
+        self.keep = keep_checkpoints
+        for sub in ("checkpoints", "samples"):
+            (self.path / sub).mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def claim_for(cls, path: Path, resume: bool, chosen: bool, keep: int) -> RunDirectory:
+        """Claims the run to resume at ``path``, or a new one there (``chosen``: from --out)."""
+        return cls(claim_existing(path) if resume else claim_new(path, chosen), keep)
+
+    def release(self) -> None:
+        self.claim.release()
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        text = json.dumps(config, indent=2, default=str) + "\n"
+        atomic_write(self.path / "config.json", lambda tmp: tmp.write_text(text))
+
+    def write_samples(self, step: int, images, group: int) -> Path:
+        """A preview grid, ``group`` images to a unit (a translator's source, translation and
+        reconstruction), enlarged: 32 px faces are unreadable."""
+        from ganzoo.plots import save_readable_grid
+
+        path = self.path / "samples" / f"step-{step}.png"
+        nrow = group * max(1, round(math.sqrt(images.shape[0] / group)))
+        save_readable_grid(images, path, nrow)
+        return path
+
+    def latest_samples(self) -> Path | None:
+        samples = sorted(
+            (self.path / "samples").glob("step-*.png"), key=lambda p: int(p.stem.split("-")[1])
+        )
+        return samples[-1] if samples else None
+
+    def write_checkpoint(self, step: int, state: dict[str, Any], last_good: Path | None) -> Path:
+        """``checkpoints/step-N.safetensors``, then the oldest beyond ``keep`` removed. A full
+        disk stops the run in one line that says what to resume from."""
+        from ganzoo.checkpoints import prune_checkpoints, save_checkpoint
+
+        path = self.path / "checkpoints" / f"step-{step}.safetensors"
+        try:
+            save_checkpoint(path, step, state)
+        except OSError as exc:  # the last complete checkpoint is still there
+            then = (
+                f"last good checkpoint: {last_good}; free space and continue with --resume "
+                f"{self.path}"
+                if last_good
+                else f"no checkpoint yet; free space, remove {self.path} and start again"
+            )
+            raise GanzooError(
+                f"cannot write checkpoint {path}: {exc.strerror or exc}; {then}"
+            ) from None
+        prune_checkpoints(self.path, self.keep)
+        return path
+
+    def plot_losses(self, loss_keys: tuple[str, ...]) -> None:
+        from ganzoo.plots import plot_losses
+
+        plot_losses(self.path / "metrics.csv", self.path / "losses.png", loss_keys)

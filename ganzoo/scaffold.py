@@ -1,9 +1,11 @@
-"""``ganzoo new-plugin NAME``: an installable plugin distribution that works at once.
+"""``ganzoo new-plugin NAME [--task translation]``: an installable plugin that works at once.
 
 The scaffold is a complete small GAN (its own generator, discriminator and hinge loss) so that it
 depends on ganzoo alone; ``pip install -e ganzoo-NAME`` makes ``NAME`` show in ``ganzoo list`` and
-train with ``ganzoo run NAME --data toon``. Each file below is a template in which ``{{name}}``
-(the model name), ``{{module}}`` (the Python package) and ``{{ganzoo_version}}`` are filled in.
+train with ``ganzoo run NAME --data toon``. It is unconditional (noise to image) by default, or
+an unpaired image-to-image translator (``ganzoo.models:CycleGAN``) with ``--task translation``.
+Each file below is a template in which ``{{name}}`` (the model name), ``{{module}}`` (the Python
+package) and ``{{ganzoo_version}}`` are filled in.
 """
 
 from __future__ import annotations
@@ -135,6 +137,7 @@ with ``args`` from the recipe; images are in [-1, 1]. Any H and W divisible by 4
 from __future__ import annotations
 
 import torch
+from ganzoo import GanzooError
 from ganzoo.components import Discriminator as DiscriminatorBase
 from ganzoo.components import Generator as GeneratorBase
 from torch import nn
@@ -143,7 +146,8 @@ from torch import nn
 def _check_size(size: tuple[int, int]) -> tuple[int, int]:
     height, width = size
     if height % 4 or width % 4:
-        raise ValueError(f"{{name}} needs an image size divisible by 4, got {width}x{height}")
+        # GanzooError: the user's mistake, which ganzoo prints as one line, not a traceback
+        raise GanzooError(f"{{name}} needs an image size divisible by 4, got {width}x{height}")
     return height, width
 
 
@@ -250,6 +254,220 @@ def test_trains_one_step(size):
     images = gan.sample(3, seed=0)
     assert images.shape == (3, 3, height, width)
     assert images.min() >= 0 and images.max() <= 1
+
+
+def test_unsupported_size_is_a_clear_error():
+    with pytest.raises(ganzoo.GanzooError, match="divisible by 4"):
+        ganzoo.create("{{name}}", size=30, **TINY)
+'''
+
+MANIFEST_TRANSLATION = '''\
+"""What the {{name}} plugin contributes. Plain data: ``ganzoo list`` reads it without importing
+torch or the networks; builders ("module:attr") are imported only when a model is built."""
+
+_COMPONENTS = {
+    "generator": "{{name}}-generator",
+    "discriminator": "{{name}}-discriminator",
+    "loss": "{{name}}-hinge",
+}
+
+# CycleGAN's own fields: the weight of the cycle loss, of the identity loss (relative to the
+# cycle loss's), and how many earlier fakes the discriminators are shown
+_CYCLE = {"lambda_cycle": 10.0, "lambda_identity": 0.5, "pool_size": 50}
+
+MANIFEST = {
+    # pretrained zoo entries: one folder each in {{module}}/zoo/ (see the README there)
+    "zoo": "{{module}}:zoo",
+    "models": {
+        "{{name}}": {
+            # ganzoo's unpaired translation model: two generators (source to target and back),
+            # two discriminators, cycle and identity losses; `ganzoo run {{name}} --data toon`
+            # translates toon/photo faces to toon (anime) faces
+            "builder": "ganzoo.models:CycleGAN",
+            "task": "translation",
+            "summary": "a small unpaired image-to-image translator with a hinge loss",
+            "paper": "",
+            "tags": ["translation", "{{name}}"],
+            "recipes": {
+                # Recipes override ganzoo.recipes.BASE_RECIPE; users override them in turn with
+                # `ganzoo run {{name}} --set key=value`.
+                "default": {
+                    **_COMPONENTS,
+                    **_CYCLE,
+                    "size": 64,
+                    "generator_args": {"width": 32, "blocks": 2},
+                    "discriminator_args": {"width": 32},
+                    "optimizer": "adam",
+                    "lr_g": 2e-4,
+                    "lr_d": 2e-4,
+                    "betas": [0.5, 0.999],
+                    "batch_size": 4,
+                    "steps": 2000,
+                },
+                # The settings of your paper, for `--recipe paper`; replace them with its own.
+                "paper": {
+                    **_COMPONENTS,
+                    **_CYCLE,
+                    "size": 64,
+                    "generator_args": {"width": 64, "blocks": 6},
+                    "discriminator_args": {"width": 64},
+                    "optimizer": "adam",
+                    "lr_g": 2e-4,
+                    "lr_d": 2e-4,
+                    "betas": [0.5, 0.999],
+                    "batch_size": 1,
+                    "epochs": 100,
+                },
+            },
+        }
+    },
+    "generators": {
+        "{{name}}-generator": {
+            "builder": "{{module}}.networks:Generator",
+            "summary": "two strided convolutions, residual blocks, two upsamplings; image to image",
+        }
+    },
+    "discriminators": {
+        "{{name}}-discriminator": {
+            "builder": "{{module}}.networks:Discriminator",
+            "summary": "a small PatchGAN: one score per patch of the image",
+        }
+    },
+    "losses": {
+        "{{name}}-hinge": {
+            "builder": "{{module}}.losses:HingeLoss",
+            "summary": "hinge loss (Lim and Ye 2017; Miyato et al. 2018)",
+        }
+    },
+}
+'''
+
+NETWORKS_TRANSLATION = '''\
+"""The {{name}} networks. Builders are called as ``builder(size=(H, W), channels=C, **args)``
+with ``args`` from the recipe; images are in [-1, 1]. Any H and W divisible by 4 work."""
+
+from __future__ import annotations
+
+import torch
+from ganzoo import GanzooError
+from ganzoo.components import Discriminator as DiscriminatorBase
+from ganzoo.components import Generator as GeneratorBase
+from torch import nn
+
+
+def _check_size(size: tuple[int, int]) -> tuple[int, int]:
+    height, width = size
+    if height % 4 or width % 4:
+        # GanzooError: the user's mistake, which ganzoo prints as one line, not a traceback
+        raise GanzooError(f"{{name}} needs an image size divisible by 4, got {width}x{height}")
+    return height, width
+
+
+def _block(inputs: int, outputs: int, stride: int = 1) -> list[nn.Module]:
+    """A convolution, instance norm (as in CycleGAN: per image, so batches of 1 train) and
+    ReLU."""
+    kernel = 4 if stride == 2 else 3
+    return [
+        nn.Conv2d(inputs, outputs, kernel, stride=stride, padding=1),
+        nn.InstanceNorm2d(outputs, affine=True),
+        nn.ReLU(),
+    ]
+
+
+class Residual(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(*_block(channels, channels), *_block(channels, channels)[:2])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class Generator(GeneratorBase):
+    """Images ``[N, C, H, W]`` to images of the same shape: two strided convolutions down to
+    H/4 x W/4, ``blocks`` residual blocks there, two nearest-neighbour upsamplings back, tanh.
+    ``latent_dim`` stays None: this generator takes images, not noise."""
+
+    def __init__(self, size=(64, 64), channels=3, width=32, blocks=2):
+        super().__init__()
+        _check_size(size)
+        self.net = nn.Sequential(
+            *_block(channels, width),
+            *_block(width, width * 2, stride=2),
+            *_block(width * 2, width * 4, stride=2),
+            *[Residual(width * 4) for _ in range(blocks)],
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            *_block(width * 4, width * 2),
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            *_block(width * 2, width),
+            nn.Conv2d(width, channels, 3, padding=1),
+            nn.Tanh(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Discriminator(DiscriminatorBase):
+    """Images to a map of scores ``[N, H/4, W/4]``, one per overlapping patch (pix2pix's
+    PatchGAN, smaller): two strided convolutions, one more, then one output channel."""
+
+    def __init__(self, size=(64, 64), channels=3, width=32):
+        super().__init__()
+        _check_size(size)
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, width, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width, width * 2, 4, stride=2, padding=1),
+            nn.InstanceNorm2d(width * 2, affine=True),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width * 2, width * 4, 3, padding=1),
+            nn.InstanceNorm2d(width * 4, affine=True),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width * 4, 1, 3, padding=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)
+'''
+
+TEST_TRANSLATION = '''\
+"""The plugin is found through its entry point, builds at several sizes and trains a step."""
+
+import ganzoo
+import pytest
+import torch
+from ganzoo.optim import Stepper
+
+TINY = {"generator_args": {"width": 8, "blocks": 1}, "discriminator_args": {"width": 8}}
+
+
+def test_registered():
+    assert "{{name}}" in ganzoo.list_models()
+
+
+@pytest.mark.parametrize("size", [32, "48x64"])
+def test_trains_one_step(size):
+    torch.manual_seed(0)
+    gan = ganzoo.create("{{name}}", size=size, **TINY)
+    height, width = gan.image_size
+    batch = {role: torch.rand(2, 3, height, width) * 2 - 1 for role in ("source", "target")}
+    stepper = Stepper(gan.configure_optimizers(), torch.device("cpu"), "fp32")
+    before = [p.detach().clone() for p in gan.generator.parameters()]
+    logs = gan.train_step(batch, 0, stepper)
+    assert set(logs) == {"loss_d", "loss_g", "loss_cycle"}
+    assert all(torch.isfinite(v) for v in logs.values())
+    assert any(not torch.equal(a, b) for a, b in zip(before, gan.generator.parameters()))
+    photos = torch.rand(3, 3, height, width)
+    for reverse in (False, True):
+        images = gan.translate(photos, reverse=reverse)
+        assert images.shape == (3, 3, height, width)
+        assert images.min() >= 0 and images.max() <= 1
+
+
+def test_unsupported_size_is_a_clear_error():
+    with pytest.raises(ganzoo.GanzooError, match="divisible by 4"):
+        ganzoo.create("{{name}}", size=30, **TINY)
 '''
 
 CARD = """\
@@ -260,7 +478,7 @@ tags:
 - ganzoo
 - gan
 - {{name}}
-pipeline_tag: unconditional-image-generation
+pipeline_tag: {{pipeline_tag}}
 ---
 
 # {{name}}-DATA
@@ -284,8 +502,7 @@ What it cannot do; the biases of its training data.
 README = """\
 # ganzoo-{{name}}
 
-The `{{name}}` GAN as a [ganzoo](https://pypi.org/project/ganzoo/) plugin: a small convolutional
-generator and discriminator trained with a hinge loss.
+The `{{name}}` GAN as a [ganzoo](https://pypi.org/project/ganzoo/) plugin: {{what}}.
 
 ```bash
 pip install -e .                            # then:
@@ -298,6 +515,8 @@ python -m pytest -q                         # the plugin's own tests
 - `{{module}}/networks.py`: the generator and discriminator
 - `{{module}}/losses.py`: the hinge loss
 - `{{module}}/zoo/`: pretrained zoo entries, one folder each (see its README)
+- `tests/test_{{module}}.py`: the plugin's tests (named after it, so that the tests of several
+  plugins run together in one pytest run)
 - `model_card.md`: a template for the cards of trained models
 
 See ganzoo's guide "Writing and publishing a plugin" (docs/writing-plugins.md) for publishing the
@@ -321,11 +540,31 @@ FILES = {
     "README.md": README,
     "model_card.md": CARD,
     "{{module}}/__init__.py": INIT,
-    "{{module}}/manifest.py": MANIFEST,
-    "{{module}}/networks.py": NETWORKS,
     "{{module}}/losses.py": LOSSES,
     "{{module}}/zoo/README.md": ZOO_README,
-    "tests/test_plugin.py": TEST,
+}
+
+#: per task: the files that differ, and the words and card tag that describe the model
+TASKS = {
+    "unconditional": {
+        "files": {
+            "{{module}}/manifest.py": MANIFEST,
+            "{{module}}/networks.py": NETWORKS,
+            "tests/test_{{module}}.py": TEST,
+        },
+        "what": "a small convolutional generator and discriminator trained with a hinge loss",
+        "pipeline_tag": "unconditional-image-generation",
+    },
+    "translation": {
+        "files": {
+            "{{module}}/manifest.py": MANIFEST_TRANSLATION,
+            "{{module}}/networks.py": NETWORKS_TRANSLATION,
+            "tests/test_{{module}}.py": TEST_TRANSLATION,
+        },
+        "what": "an unpaired image-to-image translator (two small generators and PatchGAN "
+        "discriminators, cycle loss, hinge loss)",
+        "pipeline_tag": "image-to-image",
+    },
 }
 
 
@@ -335,8 +574,11 @@ def _fill(template: str, values: dict[str, str]) -> str:
     return template
 
 
-def new_plugin(name: str, directory: str | Path = ".") -> Path:
-    """Writes ``DIRECTORY/ganzoo-NAME`` and returns its path."""
+def new_plugin(name: str, directory: str | Path = ".", task: str = "unconditional") -> Path:
+    """Writes ``DIRECTORY/ganzoo-NAME``, a plugin with a model of ``task``, and returns its
+    path."""
+    if task not in TASKS:
+        raise GanzooError(f"task {task!r} is not one the scaffold makes: {', '.join(TASKS)}")
     if not NAME_PATTERN.fullmatch(name):
         raise GanzooError(
             f"plugin name {name!r} must be lowercase letters, digits and single hyphens, "
@@ -355,7 +597,8 @@ def new_plugin(name: str, directory: str | Path = ".") -> Path:
         raise GanzooError(f"{target} already exists and is not empty; choose another --dir")
     values = {"name": name, "module": "ganzoo_" + name.replace("-", "_")}
     values["ganzoo_version"] = __version__
-    for relative, template in FILES.items():
+    values.update(what=TASKS[task]["what"], pipeline_tag=TASKS[task]["pipeline_tag"])
+    for relative, template in {**FILES, **TASKS[task]["files"]}.items():
         path = target / _fill(relative, values)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(_fill(template, values), encoding="utf-8")

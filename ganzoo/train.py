@@ -4,13 +4,16 @@ A run directory holds ``config.json`` (model config, resolved recipe, run settin
 ``checkpoints/step-N.safetensors`` (written atomically; the newest ``keep_checkpoints`` kept),
 ``samples/step-N.png`` (enlarged to be readable, ``ganzoo.plots``), ``metrics.csv``, TensorBoard
 events, ``losses.png`` and ``export/``.
+
+As in StyleGAN2-ADA's training loop, the work is in three parts: ``_prepare`` sets everything up
+(settings, model, optimizers, data, resumed state) before anything is written; ``_loop`` only
+steps, logs (``ganzoo.steplog``) and writes previews and checkpoints into the run directory
+(``ganzoo.rundirs.RunDirectory``); ``train``, its caller, claims the directory and exports the
+trained model. Processes under torchrun are kept identical by ``ganzoo.processes``.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import math
 import os
 import platform
 import random
@@ -18,39 +21,36 @@ import shlex
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from ganzoo import __version__
 from ganzoo.batches import StepBatches
 from ganzoo.checkpoints import (
     list_checkpoints,
     load_checkpoint,
-    prune_checkpoints,
-    save_checkpoint,
+    restore_training_state,
+    training_state,
 )
-from ganzoo.devices import resolve_device
 from ganzoo.errors import GanzooError
 from ganzoo.models import GAN, build, make_config
 from ganzoo.optim import Stepper
-from ganzoo.plots import plot_losses, save_readable_grid
+from ganzoo.processes import Processes
 from ganzoo.rundirs import (
-    RunLock,
+    RunDirectory,
     check_new_run_dir,
     check_resume,
-    claim_existing,
-    claim_new,
     default_run_dir,
     read_run_config,
 )
-from ganzoo.threads import SlowdownWatch, choose_threads
+from ganzoo.steplog import StepLog
+from ganzoo.threads import choose_threads
 from ganzoo.validate import check_memory, check_recipe, check_seed
 
 PREVIEW_COUNT = {1: 64, 3: 8}  # images for unconditional grids, triples for translators
@@ -74,146 +74,125 @@ class TrainOptions:
     threads: int | None = None  # CPU threads; None: auto (see ganzoo.threads)
 
 
-# ---------------------------------------------------------------------------------------------
-# processes
-
-
 @dataclass
-class Processes:
-    """Where this process stands under torchrun (rank 0 of 1 otherwise)."""
+class Session:
+    """Everything the loop needs, prepared before the run directory is claimed."""
 
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
+    options: TrainOptions
+    procs: Processes
+    device: torch.device
+    run_dir: Path  # as proposed: --out, the resumed run, or a default name made unique on claim
+    config: dict[str, Any]  # the model config, with the run's settings under "run"
+    model: GAN
+    stepper: Stepper
+    loaders: dict[str, Iterator[torch.Tensor]]
+    preview_inputs: torch.Tensor
+    start: int
+    total: int
+    per_epoch: int
+    batch_size: int  # global: over all processes
+    resumed_from: Path | None  # the checkpoint a resumed run starts from
 
     @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @classmethod
-    def from_env(cls) -> Processes:
-        world_size = int(os.environ.get("WORLD_SIZE", "1"))
-        if world_size == 1:
-            return cls()
-        return cls(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", "0")))
-
-    def device(self, requested: str) -> torch.device:
-        device = resolve_device(requested)
-        if self.world_size > 1 and device.type == "cuda":
-            device = torch.device("cuda", self.local_rank)
-            torch.cuda.set_device(device)
-        return device
-
-    def start(self, device: torch.device) -> None:
-        if self.world_size > 1 and not dist.is_initialized():
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-
-    def stop(self) -> None:
-        if self.world_size > 1 and dist.is_initialized():
-            dist.destroy_process_group()
+    def run_info(self) -> dict[str, Any]:
+        return self.config["run"]
 
 
 # ---------------------------------------------------------------------------------------------
-# run directory
+# the loop and its caller
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
-
-
-def _new_run_dir(options: TrainOptions) -> Path:
-    """--out as given (checked now, claimed when the first file is written), or a default name."""
-    check_new_run_dir(options.out)
-    return Path(options.out) if options.out else default_run_dir(options.model, options.data)
-
-
-def _versions(config: dict[str, Any]) -> dict[str, str]:
-    return {
-        "ganzoo": __version__,
-        config["distribution"]: config["plugin_version"],
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
-
-
-def _load_resume_config(options: TrainOptions) -> tuple[Path, dict[str, Any]]:
-    run_dir = Path(options.resume)
-    config = read_run_config(run_dir)
-    check_resume(run_dir, config, options.model, options.data, options.source, options.overrides)
-    for key in ("steps", "epochs"):
-        if key in options.overrides:
-            config["recipe"][key] = options.overrides[key]
-    check_recipe(config["recipe"])
-    return run_dir, config
-
-
-def _load_state(model: GAN, stepper: Stepper, state: dict[str, Any], path: Path) -> None:
-    """A checkpoint into the run's model, or one line when it is another model's."""
-    expected, found = set(model.state_dict()), set(state["model"])
+def train(options: TrainOptions) -> Path:
+    """Trains as ``options`` say; returns the run directory, with the trained model exported to
+    its ``export/`` folder."""
+    procs = Processes.from_env()
+    device = procs.device(options.device)
+    procs.start(device)
+    run = None
     try:
-        if expected != found:
-            raise ValueError(
-                f"{len(expected - found)} missing and {len(found - expected)} unexpected tensors"
+        session = _prepare(options, procs, device)
+        if not procs.is_main:
+            _loop(session, None)
+            return session.run_dir
+        # claimed only now, so that a run refused above leaves nothing behind
+        keep = int(session.config["recipe"]["keep_checkpoints"])
+        run = RunDirectory.claim_for(session.run_dir, bool(options.resume), bool(options.out), keep)
+        run.write_config(session.config)
+        _announce(session, run.path)
+        _loop(session, run)
+        run.plot_losses(session.model.log_keys)
+        _export(session, run)
+        return run.path
+    finally:
+        if run is not None:
+            run.release()
+        procs.stop()
+
+
+def _loop(s: Session, run: RunDirectory | None) -> None:
+    """Steps from ``s.start`` to ``s.total``. Only rank 0 has a ``run`` to write samples and
+    checkpoints into; Ctrl-C or SIGTERM stop the loop after the current step, with a checkpoint."""
+    model, recipe = s.model, s.config["recipe"]
+    every = {key: int(recipe[f"{key}_every"]) for key in ("log", "sample", "checkpoint")}
+    log = StepLog(
+        run.path if run else None,
+        model.log_keys,
+        start=s.start,
+        total=s.total,
+        per_epoch=s.per_epoch,
+        batch_size=s.batch_size,
+        resumed=s.resumed_from is not None,
+        quiet=s.options.quiet,
+    )
+    last_good, step, stopping = s.resumed_from, s.start, None
+    try:
+        with _stop_on_signals() as stop:
+            while step < s.total and not stopping:
+                batch = {role: _to_device(next(it), s.device) for role, it in s.loaders.items()}
+                logs = model.train_step(batch, step, s.stepper)
+                s.stepper.update()
+                model.update_ema()
+                s.procs.share_buffers(model)
+                step += 1
+                log.add(logs)
+                stopping = stop["stop"]  # read once: a signal from now on counts at the next step
+                due = {key: step % n == 0 or step == s.total for key, n in every.items()}
+                if due["log"] or due["checkpoint"] or stopping:
+                    log.close_span(step, write=due["log"], last_good=last_good)
+                if run and due["sample"]:
+                    run.write_samples(step, _preview(model, s.preview_inputs), model.preview_group)
+                if due["checkpoint"]:
+                    s.procs.check_in_sync(model)
+                if run and (due["checkpoint"] or stopping):
+                    state = training_state(model, s.stepper)
+                    last_good = run.write_checkpoint(step, state, last_good)
+    finally:
+        log.close()
+    if stopping:
+        if run:
+            print(
+                f"{stopping} at step {step}: checkpoint {last_good}; continue with "
+                f"`ganzoo run {s.config['model']} --data {s.run_info['data']} "
+                f"--resume {run.path}`",
+                file=sys.stderr,
             )
-        model.load_state_dict(state["model"])
-        stepper.load_state_dict(state["optimizers"])
-    except (RuntimeError, KeyError, ValueError) as exc:
-        raise GanzooError(
-            f"checkpoint {path} does not fit the {model.config['model']} model its run's "
-            f"config.json describes ({str(exc).strip().splitlines()[-1]})"
-        ) from None
+        raise KeyboardInterrupt
 
 
-# ---------------------------------------------------------------------------------------------
-# state
-
-
-def _rng_state() -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _to_device(batch: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
-    """uint8 images to [-1, 1] floats on the device; the conversion runs there, after the copy
-    of four times fewer bytes."""
-    images = batch.to(device, non_blocking=True).float().div_(127.5).sub_(1.0)
-    if channels_last:
-        images = images.contiguous(memory_format=torch.channels_last)
+def _preview(model: GAN, inputs: torch.Tensor) -> torch.Tensor:
+    model.eval()
+    images = model.preview(inputs)
+    model.train()
     return images
 
 
-class MetricsLog:
-    """metrics.csv: one row per logged step, columns fixed by the model's ``log_keys``."""
-
-    def __init__(self, path: Path, loss_keys: tuple[str, ...], resume_step: int | None):
-        self.path = path
-        self.columns = ["step", "epoch", "images", "seconds", "images_per_s", *loss_keys]
-        if resume_step is not None and path.exists():
-            # rows after the checkpoint we resume from will be logged again
-            with path.open() as handle:
-                rows = [r for r in csv.DictReader(handle) if int(r["step"]) <= resume_step]
-        else:
-            rows = []
-        with path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, self.columns)
-            writer.writeheader()
-            writer.writerows(rows)
-
-    def append(self, row: dict[str, Any]) -> None:
-        with self.path.open("a", newline="") as handle:
-            csv.DictWriter(handle, self.columns, extrasaction="ignore").writerow(row)
+def _to_device(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 images to [-1, 1] floats on the device; the conversion runs there, after the copy
+    of four times fewer bytes. CUDA convolutions are fastest channels-last."""
+    images = batch.to(device, non_blocking=True).float().div_(127.5).sub_(1.0)
+    if device.type == "cuda":
+        images = images.contiguous(memory_format=torch.channels_last)
+    return images
 
 
 @contextmanager
@@ -238,21 +217,132 @@ def _stop_on_signals():
             signal.signal(signum, old)
 
 
+def _announce(s: Session, run_dir: Path) -> None:
+    height, width = s.config["image_size"]
+    threads = f" ({torch.get_num_threads()} threads)" if s.device.type == "cpu" else ""
+    world = s.procs.world_size
+    print(
+        f"training {s.config['model']} on {s.run_info['data']} at {width}x{height}: steps "
+        f"{s.start}..{s.total}, global batch {s.batch_size} ({world} process(es) x "
+        f"{s.batch_size // world}), {s.device}{threads}, {s.run_info['precision']}; run "
+        f"directory {run_dir}",
+        file=sys.stderr,
+    )
+
+
+def _export(s: Session, run: RunDirectory) -> None:
+    """The trained model as a Hub-ready folder, ``export/``, with the last preview as its
+    picture."""
+    from ganzoo.export import save_pretrained
+
+    save_pretrained(
+        s.model,
+        run.path / "export",
+        sample_grid=run.latest_samples(),
+        data=s.run_info["data"],
+        force=True,
+        step=s.total,
+    )
+
+
 # ---------------------------------------------------------------------------------------------
-# the loop
+# preparing a session
 
 
-def train(options: TrainOptions) -> Path:
-    procs = Processes.from_env()
-    device = procs.device(options.device)
-    procs.start(device)
-    claims: list[RunLock] = []  # the run directory's lock, held until training ends
-    try:
-        return _train(options, procs, device, claims)
-    finally:
-        for claim in claims:
-            claim.release()
-        procs.stop()
+def _prepare(options: TrainOptions, procs: Processes, device: torch.device) -> Session:
+    """Settings, model, optimizers, data and resumed state; fails before anything is written."""
+    run_dir, config, run_info = _settings(options, procs, device)
+    if device.type == "cpu":
+        run_info["threads"] = _set_threads(options, run_info, quiet=options.quiet)
+    seed = int(run_info["seed"])
+    batch_size = int(config["recipe"]["batch_size"])
+    local_batch = _local_batch(config, batch_size, procs, device)
+
+    torch.manual_seed(seed)
+    random.seed(seed)
+    model: GAN = build(config).to(device)
+    model.train()
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    datasets = _open_data(config, run_info, model)
+    per_epoch = len(datasets["target"]) // procs.world_size // local_batch
+    if per_epoch == 0:
+        raise GanzooError(
+            f"{run_info['data']} has {len(datasets['target'])} images, fewer than one batch"
+        )
+    recipe = config["recipe"]
+    total = int(recipe["epochs"]) * per_epoch if recipe.get("epochs") else int(recipe["steps"])
+
+    stepper = Stepper(model.configure_optimizers(), device, run_info["precision"])
+    start, resumed_from = _resume(options, run_dir, model, stepper, total)
+    procs.share_weights(model)  # every process starts from rank 0's weights
+    if options.compile:
+        for module in model.children():
+            module.compile()
+    loaders = _loaders(datasets, local_batch, seed, start, procs, recipe, device)
+    preview_inputs = _preview_inputs(model, datasets, seed)
+    config["run"] = run_info
+    return Session(
+        options=options,
+        procs=procs,
+        device=device,
+        run_dir=run_dir,
+        config=config,
+        model=model,
+        stepper=stepper,
+        loaders=loaders,
+        preview_inputs=preview_inputs,
+        start=start,
+        total=total,
+        per_epoch=per_epoch,
+        batch_size=batch_size,
+        resumed_from=resumed_from,
+    )
+
+
+def _settings(
+    options: TrainOptions, procs: Processes, device: torch.device
+) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """(run directory, model config, run settings): a resumed run's own, or new ones."""
+    if options.resume:
+        run_dir = Path(options.resume)
+        config = read_run_config(run_dir)
+        check_resume(
+            run_dir, config, options.model, options.data, options.source, options.overrides
+        )
+        for key in ("steps", "epochs"):
+            if key in options.overrides:
+                config["recipe"][key] = options.overrides[key]
+        check_recipe(config["recipe"])
+        return run_dir, config, config["run"]
+    check_seed(options.seed)
+    config = make_config(options.model, options.recipe, options.overrides)
+    # --out as given (checked now, claimed when the first file is written), or a default name
+    check_new_run_dir(options.out)
+    run_dir = Path(options.out) if options.out else default_run_dir(options.model, options.data)
+    run_info = {
+        "data": options.data,
+        "source": options.source,
+        "data_root": options.data_root,
+        "seed": options.seed,
+        "precision": options.precision,
+        "world_size": procs.world_size,
+        "versions": _versions(config),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        # how it was trained, for the card of a zoo entry made from this run
+        "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "device": f"{device} ({_device_name(device)})",
+    }
+    return run_dir, config, run_info
+
+
+def _versions(config: dict[str, Any]) -> dict[str, str]:
+    return {
+        "ganzoo": __version__,
+        config["distribution"]: config["plugin_version"],
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def _device_name(device: torch.device) -> str:
@@ -272,38 +362,10 @@ def _set_threads(options: TrainOptions, run_info: dict[str, Any], quiet: bool) -
     return threads
 
 
-def _train(
-    options: TrainOptions, procs: Processes, device: torch.device, claims: list[RunLock]
-) -> Path:
-    from ganzoo.data import open_domains
-
-    if options.resume:
-        run_dir, config = _load_resume_config(options)
-        run_info = config["run"]
-    else:
-        check_seed(options.seed)
-        config = make_config(options.model, options.recipe, options.overrides)
-        run_dir = _new_run_dir(options)
-        run_info = {
-            "data": options.data,
-            "source": options.source,
-            "data_root": options.data_root,
-            "seed": options.seed,
-            "precision": options.precision,
-            "world_size": procs.world_size,
-            "versions": _versions(config),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            # how it was trained, for the card of a zoo entry made from this run
-            "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-            "device": f"{device} ({_device_name(device)})",
-        }
-    recipe = config["recipe"]
-    if device.type == "cpu":
-        run_info["threads"] = _set_threads(options, run_info, quiet=options.quiet)
-    seed = int(run_info["seed"])
-    precision = options.precision if not options.resume else run_info["precision"]
-
-    batch_size = int(recipe["batch_size"])
+def _local_batch(
+    config: dict[str, Any], batch_size: int, procs: Processes, device: torch.device
+) -> int:
+    """Each process's share of the global batch, checked to fit in memory."""
     if batch_size % procs.world_size:
         raise GanzooError(
             f"batch size {batch_size} (global) does not split over {procs.world_size} processes"
@@ -317,14 +379,11 @@ def _train(
         device,
         "use a smaller --batch-size or --size",
     )
+    return local_batch
 
-    torch.manual_seed(seed)
-    random.seed(seed)
-    model: GAN = build(config).to(device)
-    model.train()
-    channels_last = device.type == "cuda"
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
+
+def _open_data(config: dict[str, Any], run_info: dict[str, Any], model: GAN) -> dict[str, Any]:
+    from ganzoo.data import open_domains
 
     datasets = open_domains(
         run_info["data"],
@@ -339,29 +398,51 @@ def _train(
             f"recipe field channels={model.channels} is not allowed: the images of "
             f"{run_info['data']} have {target[0].shape[0]} channels"
         )
-    per_epoch = len(target) // procs.world_size // local_batch
-    if per_epoch == 0:
-        raise GanzooError(f"{run_info['data']} has {len(target)} images, fewer than one batch")
-    total = int(recipe["epochs"]) * per_epoch if recipe.get("epochs") else int(recipe["steps"])
+    return datasets
 
-    stepper = Stepper(model.configure_optimizers(), device, precision)
-    start = 0
-    checkpoints = list_checkpoints(run_dir) if options.resume else []
-    if options.resume:
-        if not checkpoints:
-            raise GanzooError(f"{run_dir} has no checkpoint to resume from")
-        start, state = load_checkpoint(checkpoints[-1][1])
-        _load_state(model, stepper, state, checkpoints[-1][1])
-        _set_rng_state(state["rng"])
-        if start >= total:
-            raise GanzooError(
-                f"{run_dir} is already at step {start} of {total}; pass --steps N to go further"
-            )
-    if options.compile:
-        for module in model.children():
-            module.compile()
 
-    loaders = {
+def _resume(
+    options: TrainOptions, run_dir: Path, model: GAN, stepper: Stepper, total: int
+) -> tuple[int, Path | None]:
+    """(step to start from, checkpoint resumed from): the run's newest checkpoint restored into
+    the model, its optimizers and the random generators; (0, None) for a new run."""
+    if not options.resume:
+        return 0, None
+    checkpoints = list_checkpoints(run_dir)
+    if not checkpoints:
+        raise GanzooError(f"{run_dir} has no checkpoint to resume from")
+    path = checkpoints[-1][1]
+    start, state = load_checkpoint(path)
+    restore_training_state(model, stepper, state, path)
+    if start >= total:
+        raise GanzooError(
+            f"{run_dir} is already at step {start} of {total}; pass --steps N to go further"
+        )
+    return start, path
+
+
+def _preview_inputs(model: GAN, datasets: dict[str, Any], seed: int) -> torch.Tensor:
+    """What every preview grid of the run shows: fixed noise, or each domain's first images."""
+    count, cpu = PREVIEW_COUNT.get(model.preview_group, 16), torch.device("cpu")
+    batch = {
+        role: _to_device(torch.stack([ds[i] for i in range(min(count, len(ds)))]), cpu)
+        for role, ds in datasets.items()
+    }
+    return model.preview_inputs(batch, count, seed)
+
+
+def _loaders(
+    datasets: dict[str, Any],
+    local_batch: int,
+    seed: int,
+    start: int,
+    procs: Processes,
+    recipe: dict[str, Any],
+    device: torch.device,
+) -> dict[str, Iterator[torch.Tensor]]:
+    """Endless batches for each role, which depend only on (seed, step, rank): a resumed run
+    reads exactly what the uninterrupted one would have."""
+    return {
         role: iter(
             DataLoader(
                 ds,
@@ -377,170 +458,3 @@ def _train(
         )
         for i, (role, ds) in enumerate(sorted(datasets.items()))
     }
-    preview_count = PREVIEW_COUNT.get(model.preview_group, 16)
-    preview_batch = {
-        role: _to_device(
-            torch.stack([ds[i] for i in range(min(preview_count, len(ds)))]),
-            torch.device("cpu"),
-            False,
-        )
-        for role, ds in datasets.items()
-    }
-    preview_inputs = model.preview_inputs(preview_batch, preview_count, seed)
-
-    writer = None
-    metrics = None
-    if procs.is_main:
-        # claimed only now, so that a run refused above leaves nothing behind
-        claim = claim_existing(run_dir) if options.resume else claim_new(run_dir, bool(options.out))
-        claims.append(claim)
-        run_dir = claim.path
-        for sub in ("checkpoints", "samples"):
-            (run_dir / sub).mkdir(parents=True, exist_ok=True)
-        config["run"] = run_info
-        _write_json(run_dir / "config.json", config)
-        metrics = MetricsLog(
-            run_dir / "metrics.csv", model.log_keys, start if options.resume else None
-        )
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start or None)
-        threads_text = f" ({torch.get_num_threads()} threads)" if device.type == "cpu" else ""
-        print(
-            f"training {config['model']} on {run_info['data']} at "
-            f"{config['image_size'][1]}x{config['image_size'][0]}: steps {start}..{total}, "
-            f"global batch {batch_size} ({procs.world_size} process(es) x {local_batch}), "
-            f"{device}{threads_text}, {precision}; run directory {run_dir}",
-            file=sys.stderr,
-        )
-
-    def write_samples(step: int) -> Path:
-        path = run_dir / "samples" / f"step-{step}.png"
-        model.eval()
-        images = model.preview(preview_inputs)
-        model.train()
-        group = model.preview_group
-        nrow = group * max(1, round(math.sqrt(images.shape[0] / group)))
-        save_readable_grid(images, path, nrow)  # enlarged: 32 px faces are unreadable
-        return path
-
-    def write_checkpoint(step: int) -> Path:
-        path = run_dir / "checkpoints" / f"step-{step}.safetensors"
-        state = {
-            "model": model.state_dict(),
-            "optimizers": stepper.state_dict(),
-            "rng": _rng_state(),
-        }
-        try:
-            save_checkpoint(path, step, state)
-        except OSError as exc:  # a full disk: the last complete checkpoint is still there
-            then = (
-                f"last good checkpoint: {last_good}; free space and continue with --resume "
-                f"{run_dir}"
-                if last_good
-                else f"no checkpoint yet; free space, remove {run_dir} and start again"
-            )
-            raise GanzooError(
-                f"cannot write checkpoint {path}: {exc.strerror or exc}; {then}"
-            ) from None
-        prune_checkpoints(run_dir, int(recipe["keep_checkpoints"]))
-        return path
-
-    last_good = checkpoints[-1][1] if checkpoints else None
-    sums: dict[str, torch.Tensor] = {}
-    counts: dict[str, int] = {}
-    bar = tqdm(
-        total=total,
-        initial=start,
-        unit="step",
-        dynamic_ncols=True,
-        disable=options.quiet or not procs.is_main or not sys.stderr.isatty(),
-    )
-    log_every = int(recipe["log_every"])
-    watch = SlowdownWatch(torch.get_num_threads())
-    t_log, step_log = time.perf_counter(), start
-    t_start = time.perf_counter()
-    step = start
-    with _stop_on_signals() as stop:
-        while step < total:
-            batch = {
-                role: _to_device(next(it), device, channels_last) for role, it in loaders.items()
-            }
-            logs = model.train_step(batch, step, stepper)
-            stepper.update()
-            model.update_ema()
-            for key, value in logs.items():
-                sums[key] = sums[key] + value if key in sums else value.float()
-                counts[key] = counts.get(key, 0) + 1
-            step += 1
-            bar.update(1)
-            at_log = step % log_every == 0 or step == total
-            at_checkpoint = step % int(recipe["checkpoint_every"]) == 0 or step == total
-            if at_log or at_checkpoint or stop["stop"]:
-                means = {k: (sums[k] / counts[k]).item() for k in sums}
-                bad = [k for k, v in means.items() if not math.isfinite(v)]
-                if bad:
-                    where = (
-                        f"last good checkpoint: {last_good}" if last_good else "no checkpoint yet"
-                    )
-                    raise GanzooError(
-                        f"{', '.join(bad)} became nan or inf by step {step} "
-                        f"(logged since step {step_log}); {where}"
-                    )
-                now = time.perf_counter()
-                rate = (step - step_log) * batch_size / max(now - t_log, 1e-9)
-                if procs.is_main and at_log:
-                    row = {
-                        "step": step,
-                        "epoch": round(step / per_epoch, 3),
-                        "images": step * batch_size,
-                        "seconds": round(now - t_start, 2),
-                        "images_per_s": round(rate, 1),
-                        **{k: f"{v:.5g}" for k, v in means.items()},
-                    }
-                    metrics.append(row)
-                    for k, v in means.items():
-                        writer.add_scalar(f"loss/{k}", v, step)
-                    writer.add_scalar("speed/images_per_s", rate, step)
-                    slow = watch.observe(rate)
-                    if slow and not options.quiet:
-                        bar.write(f"warning: {slow}", file=sys.stderr)
-                    bar.set_postfix(
-                        {"img/s": f"{rate:.0f}", **{k: f"{v:.3g}" for k, v in means.items()}}
-                    )
-                sums.clear()
-                counts.clear()
-                t_log, step_log = now, step
-            if procs.is_main and (step % int(recipe["sample_every"]) == 0 or step == total):
-                write_samples(step)
-            if procs.is_main and (at_checkpoint or stop["stop"]):
-                last_good = write_checkpoint(step)
-            if stop["stop"]:
-                bar.close()
-                if procs.is_main:
-                    print(
-                        f"{stop['stop']} at step {step}: checkpoint {last_good}; continue with "
-                        f"`ganzoo run {config['model']} --data {run_info['data']} "
-                        f"--resume {run_dir}`",
-                        file=sys.stderr,
-                    )
-                raise KeyboardInterrupt
-    bar.close()
-
-    if procs.is_main:
-        writer.close()
-        plot_losses(run_dir / "metrics.csv", run_dir / "losses.png", model.log_keys)
-        from ganzoo.hub import save_pretrained
-
-        samples = sorted(
-            (run_dir / "samples").glob("step-*.png"), key=lambda p: int(p.stem.split("-")[1])
-        )
-        save_pretrained(
-            model,
-            run_dir / "export",
-            sample_grid=samples[-1] if samples else None,
-            data=run_info["data"],
-            force=True,
-            step=total,
-        )
-    return run_dir

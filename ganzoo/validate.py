@@ -23,9 +23,9 @@ MAX_SEED = 2**32 - 1
 # recipe fields the core reads, by what each allows
 _COUNTS = ("batch_size", "n_critic", "log_every", "sample_every", "checkpoint_every")
 _COUNTS += ("keep_checkpoints", "channels")
-_NON_NEGATIVE_INTS = ("num_workers", "pool_size")
+_NON_NEGATIVE_INTS = ("num_workers",)
 _POSITIVE_NUMBERS = ("lr_g", "lr_d")
-_NON_NEGATIVE_NUMBERS = ("momentum", "lambda_cycle", "lambda_identity")
+_NON_NEGATIVE_NUMBERS = ("momentum",)
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 #: DiffAugment's transforms (ganzoo.augment.TRANSFORMS), named here so no torch is imported
 AUGMENTS = ("color", "translation", "cutout")
@@ -48,24 +48,37 @@ def _refuse(field: str, value: Any, allowed: str) -> GanzooError:
     return GanzooError(f"recipe field {field}={value!r} is not allowed: it takes {allowed}")
 
 
-def check_recipe(recipe: dict[str, Any]) -> None:
-    """Types and ranges of the recipe fields the core reads; the rest are the plugin's."""
-    for field in _COUNTS:
+def check_ranges(
+    recipe: dict[str, Any],
+    counts: tuple[str, ...] = (),
+    non_negative_ints: tuple[str, ...] = (),
+    positive_numbers: tuple[str, ...] = (),
+    non_negative_numbers: tuple[str, ...] = (),
+) -> None:
+    """Numeric recipe fields by what each allows; fields the recipe lacks are not checked. Model
+    shapes use it for their own fields (``GAN.check_recipe_fields``)."""
+    for field in counts:
         value = recipe.get(field)
         if field in recipe and not (_is_int(value) and value >= 1):
             raise _refuse(field, value, "a whole number of at least 1")
-    for field in _NON_NEGATIVE_INTS:
+    for field in non_negative_ints:
         value = recipe.get(field)
         if field in recipe and not (_is_int(value) and value >= 0):
             raise _refuse(field, value, "a whole number of at least 0")
-    for field in _POSITIVE_NUMBERS:
+    for field in positive_numbers:
         value = recipe.get(field)
         if field in recipe and not (_is_number(value) and value > 0):
             raise _refuse(field, value, "a number above 0")
-    for field in _NON_NEGATIVE_NUMBERS:
+    for field in non_negative_numbers:
         value = recipe.get(field)
         if field in recipe and not (_is_number(value) and value >= 0):
             raise _refuse(field, value, "a number of at least 0")
+
+
+def check_recipe(recipe: dict[str, Any]) -> None:
+    """Types and ranges of the recipe fields the core reads; a model shape checks its own
+    (``GAN.check_recipe_fields``) and the rest are the plugin's."""
+    check_ranges(recipe, _COUNTS, _NON_NEGATIVE_INTS, _POSITIVE_NUMBERS, _NON_NEGATIVE_NUMBERS)
     epochs, steps = recipe.get("epochs"), recipe.get("steps")
     if epochs is not None and not (_is_int(epochs) and epochs >= 1):
         raise _refuse("epochs", epochs, "a whole number of at least 1, or null to use steps")

@@ -340,7 +340,7 @@ def card_sha256(folder: Path) -> str | None:
 
 
 def entry_source(entry: ZooEntry):
-    """The ``ganzoo.hub.Source`` of a zoo entry; ``hub.load`` then checks the card's sha256.
+    """The ``ganzoo.model_sources.Source`` of a zoo entry; ``load`` then checks the card's sha256.
 
     A published entry is read from its pinned Hub commit through the Hugging Face cache, unless
     it is bundled and HF_HUB_OFFLINE is set; when the Hub cannot give it (no network, not
@@ -348,7 +348,7 @@ def entry_source(entry: ZooEntry):
     way to get the model."""
     from huggingface_hub import constants
 
-    from ganzoo import hub
+    from ganzoo import model_sources
 
     if entry.bundled and not entry.sha256:
         raise GanzooError(
@@ -358,14 +358,15 @@ def entry_source(entry: ZooEntry):
     if entry.published and not (entry.bundled and constants.HF_HUB_OFFLINE):
         label = f"zoo entry {entry.name} ({entry.repo}@{entry.revision})"
         try:
-            return hub._hub_source(entry.repo, entry.revision, label, entry.sha256)
+            return model_sources.hub_source(entry.repo, entry.revision, label, entry.sha256)
         except GanzooError:
             if not entry.bundled:
                 raise
     if entry.bundled:
         label = f"zoo entry {entry.name} (bundled in {entry.folder})"
-        config = hub._read_config(entry.folder / CONFIG_NAME, label)
-        return hub.Source(config, entry.folder / WEIGHTS_NAME, label, "folder", sha256=entry.sha256)
+        config = model_sources.read_config(entry.folder / CONFIG_NAME, label)
+        weights = entry.folder / WEIGHTS_NAME
+        return model_sources.Source(config, weights, label, "folder", sha256=entry.sha256)
     raise GanzooError(
         f"zoo entry {entry.name!r} has no published weights yet; train it with "
         f"`{entry.train_command}` and load the run directory it writes"

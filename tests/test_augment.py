@@ -57,7 +57,8 @@ def test_translation_moves_content_whole_pixels_and_fills_with_zero():
     assert (moved.sum(dim=(1, 2, 3)) == 1).all()
     rows, cols = moved[:, 0].nonzero()[:, 1], moved[:, 0].nonzero()[:, 2]
     assert ((rows - 8).abs() <= 2).all() and ((cols - 8).abs() <= 2).all()
-    assert len(set(zip(rows.tolist(), cols.tolist()))) > 1  # each image draws its own shift
+    shifts = set(zip(rows.tolist(), cols.tolist(), strict=True))
+    assert len(shifts) > 1  # each image draws its own shift
 
 
 def test_cutout_zeroes_at_most_a_quarter_and_each_image_its_own_square():

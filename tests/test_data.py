@@ -345,7 +345,7 @@ def test_cache_key_follows_content(tmp_path):
     save(solid((1, 2, 3), (33, 32)), folder / "img001.png")
     assert FolderSource(folder).fingerprint() != key
     # The preprocessing is part of the key.
-    assert cache_path(TarSource(tar), (16, 16), "celeba") != after
+    assert cache_path(TarSource(tar), (16, 16), "face") != after
 
 
 def test_interrupted_build_leaves_nothing_trusted(tmp_path, monkeypatch):
@@ -496,3 +496,169 @@ def test_open_domains_pairs_source_and_target(tmp_path, monkeypatch):
         open_domains(str(folder), ("source", "target"), (32, 32))
     mine = open_domains(str(folder), ("source", "target"), (32, 32), source="anime")
     assert len(mine["source"]) == 3 and len(mine["target"]) == 4
+
+
+# --- a plugin's dataset -----------------------------------------------------------------------
+
+FFHQ_MANIFEST = """
+MANIFEST = {
+    "datasets": {
+        "ffhq": {
+            "builder": "ffhqfake.data:ffhq",
+            "describe": "ganzoo.data.real:describe",
+            "summary": "portraits for the test, found like any dataset of files",
+            "provenance": "Flickr-Faces-HQ portraits (the test's stand-in)",
+            "homepage": "https://example.org/ffhq",
+            "licence": "CC BY-NC-SA 4.0, each photo under its own Flickr licence",
+            "crop": "face",
+            "source": "ffhq/sketch",
+        },
+        "ffhq/sketch": {
+            "builder": "ffhqfake.data:sketch",
+            "summary": "the same portraits, with their colour known",
+            "provenance": "sketches of the portraits",
+            "licence": "made by the test",
+        },
+    },
+}
+"""
+
+FFHQ_DATA = f"""
+import numpy as np
+
+from ganzoo.data.real import open_real
+
+COLOURS = {COLOURS!r}
+
+
+def ffhq(size=(64, 64), root=None):
+    return open_real("ffhq", size, root)
+
+
+class Labelled:
+    # what evaluation may use besides len and getitem: a batched fetch and known attributes
+    def __init__(self, inner):
+        self.inner = inner
+        self.batched_fetches = 0
+
+    def __len__(self):
+        return len(self.inner)
+
+    def __getitem__(self, index):
+        return self.inner[index]
+
+    def __getitems__(self, indices):
+        self.batched_fetches += 1
+        return [self.inner[i] for i in indices]
+
+    def attribute_array(self, indices):
+        centre = [tuple(self.inner[int(i)][:, 16, 16].tolist()) for i in indices]
+        return np.array([[COLOURS.index(c)] for c in centre])
+
+
+def sketch(size=(64, 64), root=None):
+    return Labelled(open_real("ffhq", size, root))
+"""
+
+
+@pytest.fixture
+def ffhq_plugin(tmp_path, monkeypatch) -> Path:
+    """The installed throwaway plugin ``ffhqfake``, which registers ``ffhq`` and ``ffhq/sketch``
+    and nothing else; its images are in ``GANZOO_DATA/ffhq/`` (the default folder name). Returns
+    that folder: six 32x48 portraits in solid colours with a dark band at the top."""
+    from ganzoo.registry import registry
+
+    site = tmp_path / "site"
+    (site / "ffhqfake").mkdir(parents=True)
+    (site / "ffhqfake" / "__init__.py").write_text("")
+    (site / "ffhqfake" / "manifest.py").write_text(FFHQ_MANIFEST)
+    (site / "ffhqfake" / "data.py").write_text(FFHQ_DATA)
+    info = site / "ffhqfake-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ffhqfake\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[ganzoo.plugins]\nffhqfake = ffhqfake.manifest:MANIFEST\n"
+    )
+    folder = tmp_path / "data" / "ffhq"
+    for i, colour in enumerate(COLOURS):
+        pixels = np.full((48, 32, 3), colour, np.uint8)
+        pixels[:10] = 20  # inside a centre crop of the square (rows 8..39), outside a face crop
+        save(Image.fromarray(pixels), folder / f"{i:05d}.png")
+    monkeypatch.setenv("GANZOO_DATA", str(folder.parent))
+    monkeypatch.syspath_prepend(str(site))
+    registry.cache_clear()
+    yield folder
+    registry.cache_clear()
+    for name in [m for m in sys.modules if m.startswith("ffhqfake")]:
+        del sys.modules[name]
+
+
+def test_plugin_dataset_is_found_described_and_cropped_as_it_declares(ffhq_plugin, monkeypatch):
+    from ganzoo.data import source_domain
+    from ganzoo.inference import input_crop
+
+    info = describe("ffhq")
+    assert info["summary"].startswith("portraits") and info["licence"].startswith("CC BY-NC-SA")
+    assert info["present"] is True and info["images"] == 6 and "GANZOO_DATA" in info["found"]
+    assert "GANZOO_DATA_FFHQ=PATH" in info["resolution_order"]["2"]  # a default, not declared
+    assert "hub" not in info and len(info["resolution_order"]) == 3  # no Hub copy declared
+
+    faces = open_dataset("ffhq", (32, 32))
+    first = (ffhq_plugin / "00000.png").read_bytes()
+    assert torch.equal(faces[0], torch.from_numpy(images.decode(first, (32, 32), "face")[0]))
+    assert tuple(faces[0][:, 0, 16].tolist()) == COLOURS[0]  # the face crop left the band out
+    centred = open_dataset(str(ffhq_plugin), (32, 32))  # a folder: the centre crop keeps it
+    assert tuple(centred[0][:, 0, 16].tolist()) == (20, 20, 20)
+
+    # the translator's default source domain, and how `ganzoo translate` crops each side
+    assert source_domain("ffhq") == "ffhq/sketch"
+    pair = open_domains("ffhq", ("source", "target"), (32, 32))
+    assert len(pair["source"]) == len(pair["target"]) == 6
+    trained = {"run": {"data": "ffhq"}}
+    assert input_crop(trained, reverse=True) == "face" and input_crop(trained) == "center"
+
+    missing = ffhq_plugin.parent / "elsewhere"
+    missing.mkdir()
+    monkeypatch.setenv("GANZOO_DATA", str(missing))
+    with pytest.raises(GanzooError, match="ffhq data not found.*ffhq.tar or ffhq/") as err:
+        open_dataset("ffhq", (32, 32))
+    assert "Hub" not in str(err.value)
+
+
+def test_plugin_dataset_shows_in_model_cards_and_evaluation(ffhq_plugin, monkeypatch):
+    import ganzoo
+    import ganzoo.evaluate as ev
+    from ganzoo.cards import render_model_card
+    from ganzoo.metrics.base import Metric, MetricResult
+    from ganzoo.models import make_config
+
+    card = render_model_card(make_config("improved"), data="ffhq")
+    assert card.data.datasets == ["ffhq/sketch", "ffhq"] and card.data.license == "other"
+    text = card.text
+    assert "Trained on sketches of the portraits (source domain) and Flickr-Faces-HQ" in text
+    assert "Terms of the training data: CC BY-NC-SA 4.0" in text and "made by the test" in text
+    assert render_model_card(make_config("dcgan"), data="ffhq").data.license == "other"
+
+    class Translator:  # an identity translator at the plugin data's size
+        task = "translation"
+        image_size = (32, 32)
+
+        def translate(self, images):
+            return images
+
+    class Spy(Metric):
+        name = "spy"
+
+        def compute(self, fake, real, *, context):
+            self.context = context
+            return MetricResult(self.name, {"n": float(len(fake))}, "spy", context.data)
+
+    spy = Spy()
+    monkeypatch.setattr(ganzoo, "load", lambda model, device=None: Translator())
+    monkeypatch.setattr(ev, "load_metrics", lambda names: [spy])
+    (result,) = ev.evaluate("stand-in", "ffhq", ["spy"], n=4, device="cpu")
+    context = spy.context
+    assert context.source_dataset.batched_fetches == 1  # the dataset's own batched fetch
+    colours = [COLOURS.index(tuple(image[:, 16, 16].tolist())) for image in context.source]
+    assert context.source_attributes.tolist() == [[c] for c in colours]  # of those very images
+    assert "real: 4 of the 6 images of ffhq" in result.protocol

@@ -237,3 +237,26 @@ def test_eval_scores_a_folder_of_images_real_against_real(tmp_path, capsys, monk
     assert [r["name"] for r in other] == ["fid", "kid"]
     with pytest.raises(SystemExit):
         main(["eval", str(tmp_path / "a"), "--data", str(tmp_path / "b"), "--size", "x"])
+
+
+def test_source_data_is_one_flag_in_run_and_eval(monkeypatch, capsys):
+    """A translator's source domain is --source-data in both commands; run's old --source still
+    works, hidden, and says it is the old spelling."""
+    import ganzoo.train
+
+    given = {}
+    monkeypatch.setattr(ganzoo.train, "train", lambda options: given.update(run=options.source))
+    monkeypatch.setattr(ev, "evaluate", lambda *a, **k: given.update(eval=k["source_data"]) or [])
+    main(["run", "improved", "--data", "toon", "--source-data", "toon/anime"])
+    main(["eval", "some-model", "--data", "toon", "--source-data", "toon/anime", "--json"])
+    assert given == {"run": "toon/anime", "eval": "toon/anime"}
+    capsys.readouterr()
+    with pytest.warns(UserWarning, match="--source is now spelled --source-data"):
+        main(["run", "improved", "--data", "toon", "--source", "toon/photo"])
+    assert given["run"] == "toon/photo"
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "improved", "--data", "toon", "--source", "a", "--source-data", "b"])
+    assert exit_.value.code == 2 and "give one of them" in capsys.readouterr().err
+    main(["run", "--help"])
+    text = capsys.readouterr().out
+    assert "--source-data" in text and "--source " not in text

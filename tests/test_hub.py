@@ -283,6 +283,24 @@ def test_missing_from_the_cache_is_one_clear_error(two_commits):
     assert "not in the Hub cache" in one_line_error(excinfo)
 
 
+def test_models_and_datasets_word_hub_errors_alike(hub_cache):
+    """One place (ganzoo.hub_errors) turns huggingface_hub's errors into messages, for model
+    files and dataset snapshots alike."""
+    from ganzoo.data.sources import hub_snapshot
+
+    missing = f"is not in the Hub cache ({hub_cache}) and HF_HUB_OFFLINE is set"
+    with pytest.raises(GanzooError) as excinfo:
+        load("hf://org/absent", device="cpu")
+    assert one_line_error(excinfo) == f"config.json of org/absent {missing}"
+    with pytest.raises(GanzooError) as excinfo:
+        hub_snapshot("org/absent")
+    assert one_line_error(excinfo) == f"the Hub dataset org/absent {missing}"
+    for call in (lambda: load("hf://a/b/c", device="cpu"), lambda: hub_snapshot("a/b/c")):
+        with pytest.raises(GanzooError) as excinfo:
+            call()
+        assert one_line_error(excinfo).startswith("'a/b/c' is not a repository id: ")
+
+
 def test_load_by_zoo_name(two_commits, tmp_path, monkeypatch):
     cards = tmp_path / "cards"
     monkeypatch.setenv("GANZOO_MODEL_CARDS", str(cards))
@@ -340,6 +358,28 @@ def test_export_run(tmp_path):
     with pytest.raises(GanzooError) as excinfo:
         export_run(tmp_path / "out", tmp_path / "other")
     assert "not a run directory" in one_line_error(excinfo)
+
+
+def test_atomic_write_is_whole_or_nothing(tmp_path):
+    """Every file ganzoo keeps goes through ganzoo.files.atomic_write: an interrupted write
+    leaves the old file and no temporary one; a finished one has a plain file's modes."""
+    from ganzoo.files import atomic_write
+
+    target = tmp_path / "file.txt"
+    target.write_text("old")
+
+    def interrupted(tmp: Path) -> None:
+        tmp.write_text("half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, interrupted)
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["file.txt"]
+    atomic_write(target, lambda tmp: tmp.write_text("new"))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.read_text() == "new" and target.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["file.txt"]
 
 
 # ---------------------------------------------------------------------------------------------

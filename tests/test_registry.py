@@ -7,14 +7,18 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
+from importlib import import_module
 from pathlib import Path
 
 import pytest
+from cli_helpers import run_main
 
 import ganzoo
 from ganzoo.errors import GanzooError
+from ganzoo.models import build, make_config
 from ganzoo.recipes import parse_assignments, parse_size, resolve_recipe
-from ganzoo.registry import Registry, _read_manifest, registry
+from ganzoo.registry import Plugin, Registry, _read_manifest, discover, registry
 
 
 def make_distribution(
@@ -84,12 +88,13 @@ def test_installed_plugins_register_the_three_models():
     assert ganzoo.list_models("w*") == ["wgan"]
     plugins = {p.name: p for p in ganzoo.list_plugins()}
     assert plugins["dcgan"].distribution == "ganzoo-dcgan" and not plugins["dcgan"].broken
-    # the improved model takes its losses from the wgan plugin, by name
+    # the improved model takes its losses from the wgan plugin, named as plugin:name so that
+    # another plugin's loss of the same name never replaces them
     recipes = registry().get("models", "improved").spec["recipes"]
     for recipe, name in (("default", "wasserstein-gp"), ("paper", "wasserstein-clip")):
         loss = registry().get("losses", name)
         assert loss.plugin == "wgan"
-        assert recipes[recipe]["loss"] == loss.name
+        assert recipes[recipe]["loss"] == loss.qualified_name == f"wgan:{name}"
 
 
 def test_throwaway_and_broken_plugins_through_real_entry_points(site):
@@ -115,11 +120,123 @@ def test_throwaway_and_broken_plugins_through_real_entry_points(site):
 def test_duplicate_names_warn_and_resolve_deterministically(site):
     result = run_ganzoo(site, "info", "bce", "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["plugin"] == "dcgan"  # "dcgan" sorts before "zz-extra"
+    info = json.loads(result.stdout)
+    assert info["plugin"] == "dcgan"  # "dcgan" sorts before "zz-extra"
+    assert info["kind"] == "loss" and info["also_registered_as"] == ["zz-extra:bce"]
     assert "registered by plugins 'dcgan' and 'zz-extra'" in result.stderr
-    assert "zz-extra:bce" in result.stderr
+    assert "elsewhere 'bce' means dcgan:bce (write zz-extra:bce for the other)" in result.stderr
     other = run_ganzoo(site, "info", "zz-extra:bce", "--json")
     assert json.loads(other.stdout)["summary"] == "another bce"
+    # the listing shows both, the other under the name that reaches it
+    listing = run_ganzoo(site, "list", "--kind", "losses", "--json")
+    rows = {row["name"]: row["plugin"] for row in json.loads(listing.stdout)}
+    assert rows["bce"] == "dcgan" and rows["zz-extra:bce"] == "zz-extra"
+
+
+def clashing_plugin() -> Plugin:
+    """A plugin that sorts before all others and registers the names the built-in models use.
+    Its builders cannot be imported: building any of them fails the test loudly."""
+    names = {
+        "losses": ["bce", "wasserstein-gp", "wasserstein-clip"],
+        "generators": ["dcgan-generator", "improved-generator"],
+        "discriminators": ["wgan-critic", "patchgan70"],
+    }
+    manifest = {
+        kind: {name: {"builder": "aaa_clash.fake:Thing"} for name in found}
+        for kind, found in names.items()
+    }
+    return Plugin("aaa-clash", "aaa-clash", "1.0", _read_manifest("aaa-clash", manifest))
+
+
+def with_clashing_plugin() -> tuple[Registry, list[str]]:
+    """The installed plugins and ``clashing_plugin``; the warnings that the clashes give."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reg = Registry([*discover(), clashing_plugin()])
+    return reg, [str(w.message) for w in caught]
+
+
+def test_a_clashing_plugin_changes_no_existing_model(monkeypatch):
+    reg, warned = with_clashing_plugin()
+    assert len(warned) == 7
+    assert any("elsewhere 'bce' means aaa-clash:bce (write dcgan:bce" in w for w in warned)
+    monkeypatch.setattr(import_module("ganzoo.models"), "registry", lambda: reg)
+    monkeypatch.setattr(import_module("ganzoo.registry"), "registry", lambda: reg)
+    # a bare name with no model around means the first registration by plugin name
+    assert reg.find("losses", "bce").plugin == "aaa-clash"
+
+    def tiny(**more):
+        return {"size": 32, "generator_args.width": 8, "discriminator_args.width": 8, **more}
+
+    built = {
+        "dcgan": build(make_config("dcgan", overrides=tiny())),
+        "wgan": build(make_config("wgan", overrides=tiny())),
+        # a user's bare name resolves in the model's own plugin too
+        "wgan-gp": build(
+            make_config(
+                "wgan",
+                overrides=tiny(loss="wasserstein-gp", **{"discriminator_args.norm": "layer"}),
+            )
+        ),
+        "improved": build(make_config("improved", overrides=tiny())),
+        "improved-paper": build(make_config("improved", "paper", overrides=tiny())),
+    }
+    kinds = {
+        name: (type(gan.generator).__name__, type(gan.discriminator).__name__)
+        for name, gan in built.items()
+        if hasattr(gan, "discriminator")
+    }
+    assert kinds["dcgan"] == ("DCGANGenerator", "DCGANDiscriminator")
+    assert kinds["wgan"] == kinds["wgan-gp"] == ("DCGANGenerator", "DCGANDiscriminator")
+    losses = {name: type(gan.loss).__name__ for name, gan in built.items()}
+    assert losses == {
+        "dcgan": "BCELoss",
+        "wgan": "WassersteinClip",
+        "wgan-gp": "WassersteinGP",
+        "improved": "WassersteinGP",
+        "improved-paper": "WassersteinClip",
+    }
+    assert type(built["improved"].generator).__name__ == "ImprovedGenerator"
+    assert type(built["improved"].discriminator_target).__name__ == "PatchGAN70"
+    # the config records names that mean the same entry wherever it is loaded
+    config = make_config("dcgan", overrides=tiny())
+    assert config["components"]["loss"]["name"] == "dcgan:bce"
+    assert make_config("wgan")["components"]["generator"]["name"] == "dcgan:dcgan-generator"
+
+
+def test_a_bare_name_that_several_other_plugins_register_is_refused():
+    reg, warned = with_clashing_plugin()
+    # a model of a third plugin has no bce of its own, and two others do: it must choose
+    with pytest.raises(GanzooError, match="write aaa-clash:bce or dcgan:bce"):
+        reg.get("losses", "bce", plugin="third")
+    assert reg.get("losses", "bce", plugin="dcgan").plugin == "dcgan"
+    assert reg.get("losses", "least-squares", plugin="third").plugin == "dcgan"  # the only one
+    assert reg.resolve_name("losses", "bce", "dcgan") == "dcgan:bce"
+    assert registry().resolve_name("losses", "bce", "dcgan") == "bce"  # no clash: bare
+
+
+def test_info_of_a_component_shows_its_arguments(capsys):
+    code, out, err = run_main(["info", "wgan-critic", "--json"], capsys)
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["kind"] == "discriminator"
+    assert info["arguments"] == {"width": 64, "norm": "batch"}  # size, channels: ganzoo's own
+    assert info["set_with"] == "--set discriminator_args.NAME=VALUE"
+    code, out, err = run_main(["info", "wasserstein-gp"], capsys)
+    assert "kind: loss\n" in out and "arguments:\n  gp_lambda: 10.0\n" in out
+    code, out, err = run_main(["info", "bce"], capsys)
+    assert "arguments: -" in out
+
+
+def test_info_of_a_model_shows_its_class_and_list_points_to_networks(capsys):
+    code, out, err = run_main(["info", "improved", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["class"] == "ganzoo.models:CycleGAN"
+    code, out, err = run_main(["list"], capsys)
+    assert code == 0, err
+    assert "ganzoo list --kind generators (or --kind discriminators)" in out.splitlines()[-1]
+    code, out, err = run_main(["list", "--kind", "discriminators"], capsys)
+    assert "wgan-critic" in out and "patchgan70" in out
 
 
 def test_registry_rules_in_process():
@@ -127,6 +244,8 @@ def test_registry_rules_in_process():
     assert reg.entries("models") == []
     with pytest.raises(GanzooError, match="no model named 'nope'"):
         reg.get("models", "nope")
+    with pytest.raises(GanzooError, match="no loss named 'nope'"):  # not "losse"
+        registry().get("losses", "nope")
     with pytest.raises(ValueError, match="unknown sections"):
         _read_manifest("x", {"modles": {}})
     with pytest.raises(ValueError, match="module:attr"):

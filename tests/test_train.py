@@ -169,10 +169,29 @@ def test_nan_loss_stops_with_step_and_last_checkpoint(tmp_path, monkeypatch):
 
 
 def test_bf16_autocast_on_cpu(tmp_path):
+    """bf16 really runs the training convolutions in bfloat16, and keeps float32 weights."""
+    from torch.nn.modules.module import register_module_forward_hook
+
+    convolutions = (torch.nn.Conv2d, torch.nn.ConvTranspose2d)
+    seen = []  # (training, dtype) of every convolution's output
+
+    def record(module, inputs, output):
+        if isinstance(module, convolutions):
+            seen.append((module.training, output.dtype))
+
     opts = options(tmp_path, "dcgan", steps=2)
     opts.precision = "bf16"
-    run_dir = train(opts)
+    hook = register_module_forward_hook(record)
+    try:
+        run_dir = train(opts)
+    finally:
+        hook.remove()
     assert json.loads((run_dir / "config.json").read_text())["run"]["precision"] == "bf16"
+    during_steps = {dtype for training, dtype in seen if training}
+    assert during_steps == {torch.bfloat16}, during_steps
+    assert all(
+        v.dtype == torch.float32 for v in final_weights(run_dir).values() if v.is_floating_point()
+    )
 
 
 def test_fp16_needs_cuda(tmp_path):
@@ -332,23 +351,35 @@ def test_torchrun_two_processes_with_gloo(tmp_path):
     script = tmp_path / "ddp_run.py"
     script.write_text(
         textwrap.dedent(f"""
-        import os, torch
+        import hashlib, json, os, torch
         from ganzoo.models import UnconditionalGAN
         from ganzoo.train import TrainOptions, train
 
         original = UnconditionalGAN.train_step
+        trained = []
+        def state(model):
+            # every parameter and buffer (BatchNorm statistics, the EMA copy's) as a digest
+            return {{k: hashlib.sha256(v.numpy().tobytes()).hexdigest()
+                     for k, v in model.state_dict().items() if isinstance(v, torch.Tensor)}}
         def recording(self, batch, step, stepper):
+            trained[:] = [self]
+            states[step] = state(self)  # after the previous step, buffers shared included
             logs = original(self, batch, step, stepper)
             total = sum(p.double().sum().item() for p in self.generator.parameters())
             with open(os.path.join({str(tmp_path)!r}, f"rank{{os.environ['RANK']}}.txt"), "a") as f:
                 f.write(f"{{step}} {{batch['target'].shape[0]}} {{total!r}}\\n")
             return logs
+        states = {{}}
         UnconditionalGAN.train_step = recording
         train(TrainOptions(model="dcgan", data="toon", out={str(tmp_path / "run")!r},
                            device="cpu", quiet=True,
-                           overrides={{"size": 32, "batch_size": 8, "steps": 3,
+                           overrides={{"size": 32, "batch_size": 8, "steps": 3, "ema": 0.9,
                                       "generator_args": {{"width": 8}},
                                       "discriminator_args": {{"width": 8}}}}))
+        states["end"] = state(trained[0])
+        path = os.path.join({str(tmp_path)!r}, f"state{{os.environ['RANK']}}.json")
+        with open(path, "w") as f:
+            json.dump(states, f)
     """)
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GANZOO_CACHE": str(tmp_path / "cache")}
@@ -379,6 +410,16 @@ def test_torchrun_two_processes_with_gloo(tmp_path):
         assert batch_a == "4"
         # averaged gradients keep the generators identical on both ranks
         assert a == b, (a, b)
+    # and every parameter and buffer agrees after each step: BatchNorm's running statistics,
+    # which each rank updates from its own half of the batch, are shared from rank 0
+    state0, state1 = (json.loads((tmp_path / f"state{r}.json").read_text()) for r in (0, 1))
+    assert list(state0) == ["0", "1", "2", "end"]
+    assert any(k.endswith("running_mean") for k in state0["end"])
+    assert any(k.startswith("ema.generator.module.") for k in state0["end"])
+    assert state0["end"] != state0["0"]
+    for when in state0:
+        differ = [k for k in state0[when] if state0[when][k] != state1[when][k]]
+        assert not differ, (when, differ)
     assert (tmp_path / "run" / "export" / "model.safetensors").is_file()
     assert not (tmp_path / "run" / "rank1").exists()
 

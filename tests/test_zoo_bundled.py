@@ -29,7 +29,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 import ganzoo
-from ganzoo import hub
+from ganzoo import hub, model_sources
 from ganzoo.cli import cli
 from ganzoo.data.images import decode
 from ganzoo.errors import GanzooError
@@ -238,7 +238,7 @@ def test_hub_copy_when_published_and_reachable(entries, monkeypatch, no_network,
         calls.append((repo_id, filename, revision))
         return hub_copy / filename
 
-    monkeypatch.setattr(hub, "hub_download", from_cache)
+    monkeypatch.setattr(model_sources, "hub_download", from_cache)
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
     source = entry_source(find_zoo_entry("dcgan-pub"))
     assert source.kind == "hub" and source.weights == hub_copy / "model.safetensors"
@@ -256,11 +256,11 @@ def test_hub_copy_when_published_and_reachable(entries, monkeypatch, no_network,
     def unreachable(repo_id, filename, revision):
         raise GanzooError("the Hub cannot be reached")
 
-    monkeypatch.setattr(hub, "hub_download", unreachable)
+    monkeypatch.setattr(model_sources, "hub_download", unreachable)
     assert entry_source(find_zoo_entry("dcgan-pub")).kind == "folder"  # the bundled copy
 
     calls.clear()
-    monkeypatch.setattr(hub, "hub_download", from_cache)
+    monkeypatch.setattr(model_sources, "hub_download", from_cache)
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
     assert entry_source(find_zoo_entry("dcgan-pub")).kind == "folder" and not calls
 
@@ -489,12 +489,12 @@ def test_translate_ordinary_photos(entries, tmp_path, offline):
 
     # trained for anime: its inputs are CelebA-like photos, cropped as CelebA was
     gan = load("improved-fake", device="cpu")
-    assert input_crop(gan.config) == "celeba" and input_crop(gan.config, reverse=True) == "center"
+    assert input_crop(gan.config) == "face" and input_crop(gan.config, reverse=True) == "center"
     assert input_crop(load("dcgan-fake").config) == "center"
     data = (photos / "cmyk.jpg").read_bytes()
     assert torch.equal(
-        read_image(photos / "cmyk.jpg", (32, 32), "celeba"),
-        torch.from_numpy(decode(data, (32, 32), "celeba")[0]),
+        read_image(photos / "cmyk.jpg", (32, 32), "face"),
+        torch.from_numpy(decode(data, (32, 32), "face")[0]),
     )
     grey = read_image(photos / "deep.png", (32, 32))  # 16-bit: scaled, not clipped to white
     assert abs(int(grey[0, 16, 16]) - round(30000 / 257)) <= 1

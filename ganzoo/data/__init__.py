@@ -2,13 +2,37 @@
 
     open_dataset(spec, size, root=None)               one dataset (spec: below)
     open_domains(data, roles, size, source=None, root=None)   {"target": ..., "source": ...}
+    source_domain(data)                               the source domain ``data`` names, or None
     describe(name)                                    what `ganzoo info NAME` shows for a dataset
 
 A spec is a registered dataset name (``anime``, ``celeba``, ``toon``, or a plugin's), a folder of
 images (searched recursively), a ``.tar`` or ``.zip`` of images, or ``hf://datasets/ORG/NAME``
 (a Hub dataset's images or parquet shards, through the Hugging Face cache). Files are decoded
 once into a memory-mapped cache (cache.py); the preprocessing is described in images.py, the
-real datasets' lookup order in real.py.
+lookup of registered datasets' files in real.py.
+
+A registered dataset describes itself, so that the general code (training, evaluation, model
+cards, ``ganzoo translate``) never tests a dataset's name. Its manifest entry, plain data:
+
+    "builder"       "module:attr", called as builder(size=(H, W), root=...) -> the dataset
+    "summary"       one line for ``ganzoo list``
+    "provenance"    what the images are and where they come from, as a model card's "Trained
+                    on ..." says it (default: the summary)
+    "homepage", "licence"   where the data is published and its terms, quoted in model cards
+    "card_license"  the Hub licence id of cards of models trained on it: "mit" only for data
+                    free of terms (ganzoo's own toon faces); default "other"
+    "source"        for translators trained to produce this data: the default source domain
+                    (a dataset spec, e.g. toon's "toon/photo"); ``--source-data`` overrides it
+    "crop"          how image files are cropped, here and for ``ganzoo translate``'s inputs:
+                    "center" (default) or "face" (images.py)
+    "describe"      "module:attr" called with the name for ``ganzoo info`` (default: these fields)
+    and, for data read from files, where they are found (real.py).
+
+The dataset itself has ``__len__`` and ``__getitem__``, and may add what evaluation uses:
+``__getitems__(indices)`` (torch's batched fetch: many images in one call), ``attribute_array
+(indices)`` (known per-image labels, int [N, k], which metrics of a translator get for its
+inputs as ``Context.source_attributes``), and ``cache_key`` (what names its content in the
+metrics cache).
 
 Importing this package, and ``describe``, does not import torch; opening a dataset does.
 """
@@ -21,7 +45,7 @@ from typing import Any
 
 from ganzoo.errors import GanzooError
 
-__all__ = ["cache_root", "describe", "open_dataset", "open_domains"]
+__all__ = ["cache_root", "describe", "open_dataset", "open_domains", "source_domain"]
 
 ROLES = ("source", "target")
 
@@ -82,23 +106,29 @@ def open_domains(
 ) -> dict[str, Any]:
     """The datasets a model trains on, by role: "target" is ``data``; "source" (translators) is
     ``source`` if given, else the source domain that ``data``'s manifest entry names."""
-    from ganzoo.registry import registry
-
     unknown = [role for role in roles if role not in ROLES]
     if unknown:
         raise GanzooError(f"unknown data roles {unknown}; known: {', '.join(ROLES)}")
     specs = {"target": data}
     if "source" in roles:
-        if source is None:
-            entry = registry().find("datasets", data)
-            source = entry.spec.get("source") if entry is not None else None
+        source = source or source_domain(data)
         if source is None:
             raise GanzooError(
                 f"this model translates a source domain into {data!r}, and {data!r} names no "
-                f"source domain: pass --source (a dataset name, folder, .tar/.zip or hf://...)"
+                f"source domain: pass --source-data (a dataset name, folder, .tar/.zip or "
+                f"hf://...)"
             )
         specs["source"] = source
     return {role: open_dataset(specs[role], size, root) for role in roles}
+
+
+def source_domain(data: str | None) -> str | None:
+    """The source domain a translator into ``data`` learns from by default: what the registered
+    dataset's "source" names (celeba for anime), or None (unregistered data names none)."""
+    from ganzoo.registry import registry
+
+    entry = registry().find("datasets", data) if data else None
+    return entry.spec.get("source") if entry is not None else None
 
 
 def describe(name: str) -> dict[str, Any]:

@@ -10,11 +10,12 @@ Where: ``$GANZOO_CACHE/datasets/`` (default ``~/.cache/ganzoo/datasets/``), file
 "preprocess": images.PREPROCESS_VERSION, "format": CACHE_FORMAT}. A changed file, another size or
 crop, or a change to the decoding code gives another key, never a stale cache.
 
-Trust: a cache is only ever written under a temporary name and renamed into place (os.replace)
-once complete, so the final name always holds a whole file; a process killed mid-way leaves a
-``.tmp<pid>`` file that is never read and is deleted by the next build. The file is still checked
-(header, shape, length) before use, and rebuilt if it does not match. A lock file serialises
-builds, so processes started together (torchrun) decode once and the others wait and reuse it.
+Trust: a cache is only ever written under a temporary name and renamed into place
+(``ganzoo.files.atomic_write``) once complete, its .json first, so the final name always holds a
+whole file; a process killed mid-way leaves a ``.NAME.*.tmp`` file that is never read and is
+deleted by the next build. The file is still checked (header, shape, length) before use, and
+rebuilt if it does not match. A lock file serialises builds, so processes started together
+(torchrun) decode once and the others wait and reuse it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from ganzoo.data import cache_root, images
 from ganzoo.data.images import Unusable
 from ganzoo.data.sources import Source
 from ganzoo.errors import GanzooError
+from ganzoo.files import atomic_write, leftover_temporaries
 
 CACHE_FORMAT = 1
 CHUNK = 64  # files handed to a worker thread at a time
@@ -141,53 +143,64 @@ def _build(source: Source, size: tuple[int, int], crop: str, path: Path) -> None
             f"no image files in {source.label}{folders}; "
             f"looked for {', '.join(images.IMAGE_EXTENSIONS)}"
         )
-    for stale in path.parent.glob(f"{path.name}.tmp*"):  # left by a killed build; we hold the lock
+    # left by a killed build (named NAME.tmpPID before atomic_write); we hold the lock
+    for stale in [*leftover_temporaries(path), *path.parent.glob(f"{path.name}.tmp*")]:
         stale.unlink(missing_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
     try:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(total, 3, *size))
-        bad, upscaled, skipped = [], 0, Counter()
-        bar = tqdm(
-            total=total,
-            desc=f"decoding {source.label}",
-            unit="img",
-            disable=not sys.stderr.isatty(),
-        )
-        # Worker threads read and decode chunks of files (see Source.chunks); each file keeps its
-        # row, and the rows of unusable ones are squeezed out at the end.
-        with bar, ThreadPoolExecutor(DECODE_THREADS) as pool:
-            pending: deque = deque()
+        # the .npy is committed last: the .json beside it is written first, by _decode_into
+        atomic_write(path, lambda tmp: _decode_into(tmp, source, size, crop, path))
+    finally:
+        source.close()
 
-            def collect() -> None:
-                nonlocal upscaled
-                start, future = pending.popleft()
-                for offset, result in enumerate(future.result()):
-                    if isinstance(result, Unusable):
-                        bad.append(start + offset)
-                        skipped[result.reason] += 1
-                    else:
-                        upscaled += result
-                bar.update(len(future.result()))
 
-            start = 0
-            for count, job in source.chunks(CHUNK):
-                pending.append((start, pool.submit(_decode_chunk, out, start, job, size, crop)))
-                start += count
-                if len(pending) > 2 * DECODE_THREADS:
-                    collect()
-            while pending:
+def _decode_into(tmp: Path, source: Source, size: tuple[int, int], crop: str, path: Path) -> None:
+    """Decodes every file of ``source`` into the .npy ``tmp``, then writes the .json of ``path``
+    that says what was skipped."""
+    total = len(source)
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(total, 3, *size))
+    bad, upscaled, skipped = [], 0, Counter()
+    bar = tqdm(
+        total=total,
+        desc=f"decoding {source.label}",
+        unit="img",
+        disable=not sys.stderr.isatty(),
+    )
+    # Worker threads read and decode chunks of files (see Source.chunks); each file keeps its
+    # row, and the rows of unusable ones are squeezed out at the end.
+    with bar, ThreadPoolExecutor(DECODE_THREADS) as pool:
+        pending: deque = deque()
+
+        def collect() -> None:
+            nonlocal upscaled
+            start, future = pending.popleft()
+            for offset, result in enumerate(future.result()):
+                if isinstance(result, Unusable):
+                    bad.append(start + offset)
+                    skipped[result.reason] += 1
+                else:
+                    upscaled += result
+            bar.update(len(future.result()))
+
+        start = 0
+        for count, job in source.chunks(CHUNK):
+            pending.append((start, pool.submit(_decode_chunk, out, start, job, size, crop)))
+            start += count
+            if len(pending) > 2 * DECODE_THREADS:
                 collect()
-        if start != total:
-            raise GanzooError(f"{source.label} changed while it was read; try again")
-        kept = total - len(bad)
-        if kept == 0:
-            raise GanzooError(
-                f"no usable images in {source.label}: {_skip_text(skipped, total, source.label)}"
-            )
-        if bad:
-            # The .npy header fixes the length: copy the usable rows into a file of the right one.
-            rows = np.delete(np.arange(total), bad)
-            shorter_path = path.with_name(f"{path.name}.tmp{os.getpid()}s")
+        while pending:
+            collect()
+    if start != total:
+        raise GanzooError(f"{source.label} changed while it was read; try again")
+    kept = total - len(bad)
+    if kept == 0:
+        raise GanzooError(
+            f"no usable images in {source.label}: {_skip_text(skipped, total, source.label)}"
+        )
+    if bad:
+        # The .npy header fixes the length: copy the usable rows into a file of the right one.
+        rows = np.delete(np.arange(total), bad)
+        shorter_path = tmp.with_suffix(".short.tmp")  # removed with the others if killed
+        try:
             shorter = np.lib.format.open_memmap(
                 shorter_path, mode="w+", dtype=np.uint8, shape=(kept, 3, *size)
             )
@@ -196,28 +209,24 @@ def _build(source: Source, size: tuple[int, int], crop: str, path: Path) -> None
             shorter.flush()
             del shorter, out
             os.replace(shorter_path, tmp)
-        else:
-            out.flush()
-            del out
-        meta = {
-            "source": source.label,
-            "fingerprint": source.fingerprint(),
-            "size": list(size),
-            "crop": crop,
-            "preprocess": images.PREPROCESS_VERSION,
-            "files": total,
-            "images": kept,
-            "skipped": dict(skipped),
-            "upscaled": upscaled,
-        }
-        meta_tmp = path.with_name(f"{path.name}.tmp{os.getpid()}j")
-        meta_tmp.write_text(json.dumps(meta, indent=1) + "\n")
-        os.replace(meta_tmp, path.with_suffix(".json"))
-        os.replace(tmp, path)  # the commit point: from here on the cache is trusted
-    finally:
-        source.close()
-        for leftover in path.parent.glob(f"{path.name}.tmp{os.getpid()}*"):
-            leftover.unlink(missing_ok=True)
+        finally:
+            shorter_path.unlink(missing_ok=True)
+    else:
+        out.flush()
+        del out
+    meta = {
+        "source": source.label,
+        "fingerprint": source.fingerprint(),
+        "size": list(size),
+        "crop": crop,
+        "preprocess": images.PREPROCESS_VERSION,
+        "files": total,
+        "images": kept,
+        "skipped": dict(skipped),
+        "upscaled": upscaled,
+    }
+    text = json.dumps(meta, indent=1) + "\n"
+    atomic_write(path.with_suffix(".json"), lambda meta_tmp: meta_tmp.write_text(text))
 
 
 def _skip_text(skipped: Counter, total: int, label: str) -> str:

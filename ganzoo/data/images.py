@@ -8,12 +8,13 @@
   transparency (RGBA, LA, palette with a transparent colour) are composited on white, because the
   colour under transparent pixels is arbitrary and often black.
 * EXIF orientation is applied, so phone photos stand upright.
-* Geometry (``crop``): "center" resizes the image to cover the target and centre-crops the excess
-  (for a square target: the central square). "celeba" does the same for non-square targets (the
-  paper's 128x160 keeps the 178x218 proportion: 1.8 px trimmed each side), but for square targets
-  crops a square of the short side centred at 55% of the height instead of 50%, because aligned
-  CelebA faces sit below the image centre (eyes at y~111, mouth at y~152 of 218): for 178x218 this
-  is rows 31..209, the usual central 178x178 square moved 11 px down.
+* Geometry (``crop``, which each dataset declares in its registration): "center" resizes the
+  image to cover the target and centre-crops the excess (for a square target: the central
+  square). "face" is for aligned face photos whose face sits below the image centre: it does the
+  same for non-square targets, but for square targets crops a square of the short side centred at
+  55% of the height instead of 50%. The 55% was measured on aligned CelebA (eyes at y~111, mouth
+  at y~152 of 218): for 178x218 this is rows 31..209, the central 178x178 square moved 11 px down,
+  while 128x160 keeps the whole photo (1.8 px trimmed each side).
 * Images smaller than the crop are upscaled (bicubic), and counted so the caller can say so.
 * A file is unusable when it is empty, not an image, corrupt or truncated, or larger than
   ``Image.MAX_IMAGE_PIXELS`` pixels (a decompression bomb).
@@ -32,11 +33,11 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps
 
 PREPROCESS_VERSION = 1
-CROPS = ("center", "celeba")
+CROPS = ("center", "face")
 IMAGE_EXTENSIONS = (
     ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm",
 )  # fmt: skip
-FACE_CENTRE_Y = 0.55  # "celeba" crop: vertical centre of the square, as a fraction of the height
+FACE_CENTRE_Y = 0.55  # "face" crop: vertical centre of the square, as a fraction of the height
 
 # 50 megapixels is far beyond any face photo; anything larger is treated as unusable. decode()
 # checks the size itself, so PIL's own warning about such files would only repeat it.
@@ -61,7 +62,7 @@ def is_image_name(name: str) -> bool:
 def crop_box(width: int, height: int, size: tuple[int, int], crop: str) -> tuple[float, ...]:
     """The region (left, top, right, bottom) of a width x height image that becomes the output."""
     out_h, out_w = size
-    if crop == "celeba" and out_h == out_w:
+    if crop == "face" and out_h == out_w:
         side = min(width, height)
         top = min(max(height * FACE_CENTRE_Y - side / 2, 0), height - side)
         left = (width - side) / 2

@@ -1,11 +1,20 @@
-"""The real face datasets, ``anime`` and ``celeba``: finding their files and opening them.
+"""Datasets of image files found on this machine or in the Hub cache: ``anime``, ``celeba``, and
+any plugin's dataset registered the same way.
 
-Their manifest entries (ganzoo/builtins.py) name the files, the Hub repository and the crop. The
-data is looked for in this order, and the first place that has it wins:
+Such a dataset's registration (its manifest entry, see ganzoo/builtins.py) names its files, its Hub
+copy and its crop; everything below reads the registration, never a dataset's name:
 
-1. ``root`` (the command line's ``--data-root``): a folder holding ``anime-faces-64.tar`` or
-   ``anime-faces-64/`` (``celeba-faces.tar`` or ``celeba-faces/`` for celeba);
-2. ``GANZOO_DATA_ANIME`` / ``GANZOO_DATA_CELEBA``: the archive or folder itself; then
+    "archive"   the archive it ships as (default NAME.tar)
+    "folder"    the folder it unpacks to (default NAME)
+    "env"       an environment variable naming the archive or folder (default GANZOO_DATA_NAME)
+    "hub"       the Hugging Face Hub dataset ORG/NAME holding it (optional)
+    "crop"      how each image is cropped (images.py: "center", the default, or "face")
+
+The data is looked for in this order, and the first place that has it wins:
+
+1. ``root`` (the command line's ``--data-root``): a folder holding the archive or the folder
+   (``anime-faces-64.tar`` or ``anime-faces-64/`` for anime);
+2. the dataset's own variable (``GANZOO_DATA_ANIME``): the archive or folder itself; then
    ``GANZOO_DATA``: a folder holding them as in 1;
 3. the config file ``$GANZOO_CONFIG`` (default ``~/.config/ganzoo/config.yaml``) with
    ``data: {anime: PATH, celeba: PATH}``, PATH relative to the file's folder;
@@ -14,9 +23,12 @@ data is looked for in this order, and the first place that has it wins:
 and otherwise one error says how to get the data. A path that is named explicitly (an env
 variable, a config entry) but does not exist is an error at once, rather than silently skipped.
 
-celeba is cropped with the "celeba" crop (see images.py): 128x160 keeps the whole 178x218 photo,
-square sizes take a face-centred square. anime images are 64x64 at the source, so the paper's
-96x96 upscales them (the warning says so).
+A plugin adds such a dataset with a manifest entry and a two-line builder::
+
+    "ffhq": {"builder": "mypkg.data:ffhq", "describe": "ganzoo.data.real:describe", "hub": ...}
+
+    def ffhq(size=(64, 64), root=None):
+        return ganzoo.data.real.open_real("ffhq", size, root)
 
 No torch at import: ``ganzoo info`` describes datasets without it.
 """
@@ -24,6 +36,7 @@ No torch at import: ``ganzoo info`` describes datasets without it.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,9 +49,17 @@ from ganzoo.recipes import parse_size
 
 
 def dataset_spec(name: str) -> dict[str, Any]:
-    from ganzoo.builtins import MANIFEST
+    """The dataset's registration, with the defaults of the module docstring filled in."""
+    from ganzoo.registry import registry
 
-    return MANIFEST["datasets"][name]
+    entry = registry().get("datasets", name)
+    spec = dict(entry.spec)
+    spec.setdefault("archive", f"{entry.name}.tar")
+    spec.setdefault("folder", entry.name)
+    spec.setdefault("env", "GANZOO_DATA_" + re.sub(r"[^A-Z0-9]+", "_", entry.name.upper()))
+    spec.setdefault("hub", None)
+    spec.setdefault("crop", "center")
+    return spec
 
 
 def config_file() -> Path:
@@ -68,13 +89,14 @@ def _configured_path(name: str) -> tuple[Path, Path | None]:
 
 @dataclass
 class Location:
-    """Where a real dataset was found: a local path, or a Hub snapshot folder."""
+    """Where a dataset's files were found: a local path, or a Hub snapshot folder."""
 
     path: Path
     via: str  # how it was found, e.g. "GANZOO_DATA=/data"
     hub: str | None = None  # the repository, when ``path`` is a Hub snapshot
 
-    def source(self) -> Source:
+    def images(self) -> Source:
+        """The image files found there."""
         if self.hub:
             return snapshot_source(self.path, self.hub)
         return open_path(self.path, label=str(self.path))
@@ -98,12 +120,14 @@ def _named(path: Path, what: str, spec: dict[str, Any]) -> Path:
 def resolution_order(name: str) -> list[str]:
     spec = dataset_spec(name)
     held = f"{spec['archive']} or {spec['folder']}/"
-    return [
+    order = [
         f"--data-root DIR holding {held}",
         f"{spec['env']}=PATH (the archive or folder), or GANZOO_DATA=DIR holding {held}",
         f"config {config_file()}: data: {{{name}: PATH}}",
-        f"the Hugging Face Hub dataset {spec['hub']} (through the Hugging Face cache)",
     ]
+    if spec["hub"]:
+        order.append(f"the Hugging Face Hub dataset {spec['hub']} (through the Hugging Face cache)")
+    return order
 
 
 def _search(name: str, root, download: bool) -> tuple[Location | None, list[str]]:
@@ -134,6 +158,8 @@ def _search(name: str, root, download: bool) -> tuple[Location | None, list[str]
         where = _named(configured, f"{config}: data.{name}:", spec)
         return Location(where, f"config {config}"), looked
     looked.append(f"config {config} ({'no data.' + name if config.is_file() else 'absent'})")
+    if not spec["hub"]:  # a dataset with no Hub copy: the local places are all there is
+        return None, looked
     try:
         snapshot = hub_snapshot(spec["hub"], download=download)
         return Location(snapshot, f"Hugging Face cache ({spec['hub']})", hub=spec["hub"]), looked
@@ -147,30 +173,33 @@ def locate(name: str, root: str | os.PathLike | None = None, download: bool = Tr
     found, looked = _search(name, root, download)
     if found is None:
         spec = dataset_spec(name)
+        hub = f"go online once to download the Hub dataset {spec['hub']}, " if spec["hub"] else ""
         raise GanzooError(
             f"{name} data not found: looked at {'; '.join(looked)}. Set GANZOO_DATA to a folder "
-            f"holding {spec['archive']} or {spec['folder']}/, or go online once to download the "
-            f"Hub dataset {spec['hub']}, or pass a folder of images: --data DIR"
+            f"holding {spec['archive']} or {spec['folder']}/, or {hub}or pass a folder of "
+            f"images: --data DIR"
         )
     return found
 
 
-def _open(name: str, size: Any, root: str | os.PathLike | None):
+def open_real(name: str, size: Any = (64, 64), root: str | os.PathLike | None = None):
+    """The registered dataset ``name``'s images as uint8 tensors [3, H, W], found as the module
+    docstring says and cropped as its registration says: the builder of every such dataset."""
     from ganzoo.data.cache import open_cached  # imports torch
 
     size = parse_size(size)
-    source = locate(name, root).source()
-    return open_cached(source, size, dataset_spec(name)["crop"], name=name)
+    files = locate(name, root).images()
+    return open_cached(files, size, dataset_spec(name)["crop"], name=name)
 
 
 def anime(size: Any = (64, 64), root: str | os.PathLike | None = None):
     """Anime faces as uint8 tensors [3, H, W]; 64x64 at the source (the paper uses 96x96)."""
-    return _open("anime", size, root)
+    return open_real("anime", size, root)
 
 
 def celeba(size: Any = (64, 64), root: str | os.PathLike | None = None):
     """Aligned CelebA faces as uint8 tensors [3, H, W]; the paper uses 128x160 (size (160, 128))."""
-    return _open("celeba", size, root)
+    return open_real("celeba", size, root)
 
 
 def _disk_size(path: Path) -> int:
@@ -198,17 +227,25 @@ def _wxh(size: str) -> str:
 
 def describe(name: str, root: str | os.PathLike | None = None) -> dict[str, Any]:
     """What ``ganzoo info anime`` shows: provenance, licence, where the data is, and how much.
-    Never downloads: the Hub is only looked up in the local Hugging Face cache."""
+    Never downloads: the Hub is only looked up in the local Hugging Face cache. Fields the
+    registration leaves out are left out here too."""
     from ganzoo.data import cache_root
 
     spec = dataset_spec(name)
-    info: dict[str, Any] = {
-        "summary": spec["summary"],
-        "homepage": spec["homepage"],
-        "licence": spec["licence"],
-        "hub": f"https://huggingface.co/datasets/{spec['hub']}",
-        "sizes": f"default {_wxh(spec['default_size'])}, paper {_wxh(spec['paper_size'])} (WxH)",
-    }
+    info: dict[str, Any] = {"summary": spec.get("summary", "")}
+    for key in ("homepage", "licence"):
+        if spec.get(key):
+            info[key] = spec[key]
+    if spec["hub"]:
+        info["hub"] = f"https://huggingface.co/datasets/{spec['hub']}"
+    sizes = [
+        f"{which} {_wxh(str(spec[key]))}"
+        for which, key in (("default", "default_size"), ("paper", "paper_size"))
+        if spec.get(key)
+    ]
+    if sizes:
+        info["sizes"] = f"{', '.join(sizes)} (WxH)"
+    info["crop"] = spec["crop"]
     if spec.get("source"):
         info["source_domain"] = spec["source"]
     info["resolution_order"] = {str(i): step for i, step in enumerate(resolution_order(name), 1)}
@@ -218,7 +255,7 @@ def describe(name: str, root: str | os.PathLike | None = None) -> dict[str, Any]
         return info
     info.update(present=True, found=f"{where.path} (via {where.via})")
     try:
-        info["images"] = len(where.source())
+        info["images"] = len(where.images())
     except GanzooError as exc:  # e.g. parquet without pyarrow
         info["images"] = f"unknown ({exc})"
     info["disk_size"] = _human(_disk_size(where.path))

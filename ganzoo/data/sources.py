@@ -32,7 +32,7 @@ from pathlib import Path
 
 from ganzoo.data.images import IMAGE_EXTENSIONS, Unusable, is_image_name
 from ganzoo.errors import GanzooError
-from ganzoo.network import hub_reachable, quiet_hub
+from ganzoo.hub_errors import cache_only_reason, hub_errors
 
 ARCHIVE_SUFFIXES = (".tar", ".zip")
 #: no image file is this big (50 megapixels as 32-bit BMP is 200 MB); a file or archive member
@@ -346,58 +346,24 @@ HUB_PATTERNS = ["*.parquet", "*.zip", "*.tar"] + [
 ]
 
 
-def _offline() -> bool:
-    # Read at call time: huggingface_hub reads HF_HUB_OFFLINE once, when it is imported.
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "on", "yes", "true")
-
-
 def hub_snapshot(
     repo: str, revision: str | None = None, patterns: list[str] | None = None, download=True
 ) -> Path:
-    """The local folder of a Hub dataset, downloaded into (or found in) the Hugging Face cache."""
+    """The local folder of a Hub dataset, downloaded into (or found in) the Hugging Face cache;
+    its errors are one line (``ganzoo.hub_errors``)."""
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
 
-    where = f"the Hub dataset {repo}" + (f"@{revision}" if revision else "")
-    # the cache only when the Hub cannot be reached: at once, instead of half a minute of retries
-    cache_only = not download or _offline() or not hub_reachable()
-    try:
-        with quiet_hub():
-            return Path(
-                snapshot_download(
-                    repo,
-                    repo_type="dataset",
-                    revision=revision,
-                    allow_patterns=patterns or HUB_PATTERNS,
-                    local_files_only=cache_only,
-                )
+    cache_only = cache_only_reason(download)
+    with hub_errors(repo, kind="dataset", revision=revision, cache_only=cache_only):
+        return Path(
+            snapshot_download(
+                repo,
+                repo_type="dataset",
+                revision=revision,
+                allow_patterns=patterns or HUB_PATTERNS,
+                local_files_only=cache_only is not None,
             )
-    except LocalEntryNotFoundError:
-        if not download:
-            raise GanzooError(f"{where} is not in the Hugging Face cache") from None
-        if _offline():
-            raise GanzooError(
-                f"{where} is not in the Hugging Face cache and HF_HUB_OFFLINE is set"
-            ) from None
-        raise GanzooError(
-            f"cannot download {where}: the Hugging Face Hub cannot be reached"
-        ) from None
-    except GatedRepoError:
-        raise GanzooError(
-            f"{where} is gated: accept its terms on huggingface.co and log in (`hf auth login`)"
-        ) from None
-    except RepositoryNotFoundError:
-        raise GanzooError(f"{where} does not exist (or is private: log in first)") from None
-    except RevisionNotFoundError:
-        raise GanzooError(f"{where}: no such revision") from None
-    except (HfHubHTTPError, OSError, ValueError) as exc:
-        raise GanzooError(f"cannot download {where}: {str(exc).splitlines()[0]}") from None
+        )
 
 
 def hub_source(

@@ -85,8 +85,3 @@ def derive_seed(seed: int, *stream: int) -> int:
     """An independent 63-bit seed for one use of the user's seed (real draw, a batch, ...)."""
     state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, *stream]).generate_state(2)
     return int((int(state[0]) << 31) ^ int(state[1])) & (2**63 - 1)
-
-
-def size_text(images: torch.Tensor) -> str:
-    h, w = images.shape[-2:]
-    return f"{w}x{h}" if h != w else f"{h}x{h}"

@@ -30,7 +30,8 @@ MANIFEST = {
                     "steps": 5000,
                 },
                 # The paper's section 5.2: SGD with learning rate 0.002 for 200 epochs. It names
-                # no momentum or batch size; we use plain SGD and batch 64.
+                # no momentum or batch size; we use plain SGD and batch 64. WGAN's paper recipe
+                # builds on this one ("base"), and the improved translator's on WGAN's.
                 "paper": {
                     **_COMPONENTS,
                     "optimizer": "sgd",

@@ -3,12 +3,10 @@
 _COMPONENTS = {
     "generator": "improved-generator",
     "discriminator": "patchgan70",
-    # the adversarial loss is the wgan plugin's, used by name
-    "loss": "wasserstein-clip",
+    # the adversarial loss is the wgan plugin's: "plugin:name", so that no other plugin's
+    # loss of the same name is used
+    "loss": "wgan:wasserstein-clip",
 }
-
-# CycleGAN fields every translation recipe carries.
-_CYCLE = {"lambda_cycle": 10.0, "lambda_identity": 0.0, "pool_size": 50}
 
 MANIFEST = {
     # zoo entries: one Hub-layout folder each (README.md card, config.json, model.safetensors,
@@ -35,12 +33,11 @@ MANIFEST = {
                 # --size 64 --set generator_args.width=64 --set discriminator_args.width=64.
                 "default": {
                     **_COMPONENTS,
-                    **_CYCLE,
                     "size": 32,
                     "lambda_identity": 0.5,
                     "generator_args": {"width": 16, "stem_skip": True},
                     "discriminator_args": {"width": 16},
-                    "loss": "wasserstein-gp",
+                    "loss": "wgan:wasserstein-gp",
                     "loss_args": {"gp_lambda": 10.0},
                     "optimizer": "adam",
                     "lr_g": 5e-4,
@@ -51,21 +48,17 @@ MANIFEST = {
                     "steps": 2000,
                     "sample_every": 250,
                 },
-                # Section 5.2: SGD, learning rate 0.002, 200 epochs; lambda 10 as in CycleGAN,
-                # full ResNet-18 widths, weight clipping (section 4.1), no stem skip. Batch size
-                # and n_critic are not given: 1 and 1.
+                # Section 5.2 (SGD, learning rate 0.002, 200 epochs) and weight clipping
+                # (section 4.1) at 0.01, as WGAN's paper recipe gives them; CycleGAN's lambda 10
+                # and no identity loss (the defaults of ganzoo.models.CycleGAN), 64x64, full
+                # ResNet-18 widths, no stem skip. Batch size and n_critic are not given: 1 and 1.
                 "paper": {
+                    "base": "wgan:paper",
                     **_COMPONENTS,
-                    **_CYCLE,
                     "generator_args": {"width": 64},
                     "discriminator_args": {"width": 64},
-                    "loss_args": {"clip_value": 0.01},
-                    "optimizer": "sgd",
-                    "lr_g": 0.002,
-                    "lr_d": 0.002,
                     "n_critic": 1,
                     "batch_size": 1,
-                    "epochs": 200,
                 },
             },
         }

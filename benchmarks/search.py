@@ -1,0 +1,395 @@
+"""Recipe search: candidates for one model and dataset, each trained at the same compute budget
+and scored by FID (and the toon scores on toon), with a fixed set of source faces in every grid.
+
+The budget is counted in training FLOPs, not seconds, so that candidates are compared fairly on a
+shared, busy machine: ``--budget`` is the images the first candidate of the experiment sees, and
+every other candidate sees as many images as the same FLOPs buy it (a wider network sees fewer,
+a gradient penalty costs its double backward). FLOPs per image come from
+``torch.utils.flop_counter`` over one whole training step, as in bench_train.py.
+
+    GANZOO_DATA=../shared/data python benchmarks/search.py translator-anime --budget 6400
+    python benchmarks/search.py dcgan-anime --budget 64000 --only base,ema+augment
+    python benchmarks/search.py translator-anime --curve ls --points 6400,12800,25600
+
+Results accumulate in ``--out`` (results.json, one row per candidate, and runs/); the table and
+grids are written to ``docs/search/EXPERIMENT.md`` and ``docs/search/EXPERIMENT.jpg``. A curve
+(``--curve LABEL``) trains one candidate in stages with ``--resume`` and scores every stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+AUGMENT = "color,translation,cutout"  # DiffAugment's policy for small sets
+LS = {"loss": "least-squares", "loss_args": {}}  # "ls" in the labels
+CLIP = {"loss": "wasserstein-clip", "loss_args": {"clip_value": 0.01}}
+
+# The translator at the size the zoo trains (64x64): the default recipe's networks and optimiser.
+TRANSLATOR_64 = {"size": 64}
+
+EXPERIMENTS = {
+    # name: model, target data, source data (translators), base overrides, metrics, candidates
+    "translator-anime": {
+        "model": "improved",
+        "data": "anime",
+        "source": "celeba",
+        "base": TRANSLATOR_64,
+        "metrics": ["fid", "kid"],
+        "candidates": {
+            "gp (default)": {},
+            "ls": LS,
+            "clip": CLIP,
+            "ls+augment": {**LS, "augment": AUGMENT},
+            "ls+ema": {**LS, "ema": 0.999},
+            "ls cycle 5": {**LS, "lambda_cycle": 5.0},
+            "ls identity 0": {**LS, "lambda_identity": 0.0},
+            "ls lr 2e-4": {**LS, "lr_g": 2e-4, "lr_d": 2e-4},
+            "ls batch 32": {**LS, "batch_size": 32},
+            "ls width 32": {
+                **LS,
+                "generator_args": {"width": 32, "stem_skip": True},
+                "discriminator_args": {"width": 32},
+            },
+        },
+    },
+    "translator-toon": {
+        "model": "improved",
+        "data": "toon",
+        "source": "toon/photo",
+        "base": {},
+        "metrics": ["toon-content", "toon-fid"],
+        "candidates": {
+            "gp (default)": {},
+            "ls": LS,
+            "ls+augment": {**LS, "augment": AUGMENT},
+            "ls+ema": {**LS, "ema": 0.999},
+            "gp+ema": {"ema": 0.999},
+        },
+    },
+    "dcgan-anime": {
+        "model": "dcgan",
+        "data": "anime",
+        "source": None,
+        "base": {},
+        "metrics": ["fid", "kid", "msssim"],
+        "candidates": {
+            "base": {},
+            "ema": {"ema": 0.999},
+            "augment": {"augment": AUGMENT},
+            "ema+augment": {"ema": 0.999, "augment": AUGMENT},
+        },
+    },
+    "wgan-anime": {
+        "model": "wgan",
+        "data": "anime",
+        "source": None,
+        "base": {},
+        "metrics": ["fid", "kid", "msssim"],
+        "candidates": {
+            "base": {},
+            "ema+augment": {"ema": 0.999, "augment": AUGMENT},
+        },
+    },
+}
+for name in ("dcgan", "wgan"):  # the same candidates on CelebA's 5,000 faces
+    EXPERIMENTS[f"{name}-celeba"] = {**EXPERIMENTS[f"{name}-anime"], "data": "celeba"}
+
+FACES = 8  # source images in every translator grid, the same for every candidate
+
+
+def merge(base: dict, extra: dict) -> dict:
+    """Recipe overrides: ``extra`` wins; ``*_args`` mappings are merged key by key."""
+    out = {**base}
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and value:
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+def flops_per_image(model_name: str, overrides: dict, data: str, source: str | None) -> float:
+    """Training FLOPs per target image over one whole step (forward and backward of every net),
+    counted as bench_train.py counts them."""
+    import torch
+
+    import ganzoo
+    from ganzoo.optim import Stepper
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_train import flops_per_image as count
+
+    torch.manual_seed(0)
+    model = ganzoo.create(model_name, **overrides)
+    batch_size = int(model.recipe["batch_size"])
+    batch = {role: torch.rand(batch_size, 3, *model.image_size) * 2 - 1 for role in model.domains}
+    stepper = Stepper(model.configure_optimizers(), torch.device("cpu"), "fp32")
+    return count(model, batch, torch.device("cpu"), stepper)
+
+
+def train_and_score(label: str, overrides: dict, images: int, experiment: dict, args, run_dir):
+    """Trains (or, with a run that exists, resumes up to ``images``) and scores one candidate."""
+    from ganzoo.evaluate import evaluate
+    from ganzoo.train import TrainOptions, train
+
+    batch = int(overrides.get("batch_size") or default_batch(experiment))
+    steps = max(1, images // batch)
+    resume = run_dir.exists() and args.curve is not None
+    if run_dir.exists() and not resume:
+        shutil.rmtree(run_dir)
+    started = time.perf_counter()
+    train(
+        TrainOptions(
+            model=experiment["model"],
+            data=experiment["data"],
+            source=experiment["source"],
+            out=None if resume else str(run_dir),
+            resume=str(run_dir) if resume else None,
+            seed=args.seed,
+            quiet=True,
+            threads=args.threads,
+            overrides={"steps": steps} if resume else {**overrides, "steps": steps},
+        )
+    )
+    seconds = time.perf_counter() - started
+    metrics = offline(experiment["metrics"])
+    results = evaluate(
+        str(run_dir),
+        experiment["data"],
+        metrics,
+        n=args.n,
+        seed=args.seed,
+        source_data=experiment["source"],
+        update_card=False,
+    )
+    return {
+        "label": label,
+        "overrides": overrides,
+        "images_seen": steps * batch,
+        "steps": steps,
+        "batch": batch,
+        "train_seconds": round(seconds, 1),
+        "threads": args.threads,
+        "n": args.n,
+        "results": {r.name: r.values for r in results},
+        "run_dir": str(run_dir),
+    }
+
+
+def default_batch(experiment: dict) -> int:
+    import ganzoo
+
+    spec = ganzoo.registry().get("models", experiment["model"]).spec
+    return int(spec["recipes"]["default"].get("batch_size", 64))
+
+
+@functools.cache
+def _inception_available() -> frozenset[str]:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from reproduce import inception_available
+
+    return frozenset(inception_available())
+
+
+def offline(metrics: list[str]) -> list[str]:
+    """Leaves out Inception metrics whose weights are missing, saying so once."""
+    from reproduce import INCEPTION_METRICS
+
+    available = _inception_available()
+    return [m for m in metrics if m in available or m not in INCEPTION_METRICS]
+
+
+def face_grid(experiment: dict, rows: list[dict], path: Path, args) -> None:
+    """One picture: the fixed source faces on top, then each candidate's translations of them
+    (translators), or 8 samples from a fixed seed (unconditional models), a row per candidate."""
+    import torch
+    from PIL import Image, ImageDraw
+
+    import ganzoo
+    from ganzoo.plots import grid_image
+
+    size = None
+    lines, names = [], []
+    for row in rows:
+        model = ganzoo.load(row["run_dir"], device="cpu")
+        size = model.image_size
+        if experiment["source"]:
+            if not lines:
+                faces = source_faces(experiment, size, args)
+                lines.append(faces)
+                names.append(f"{experiment['source']} (input)")
+            lines.append(model.translate(faces))
+        else:
+            lines.append(model.sample(FACES, seed=args.seed))
+        names.append(row["label"])
+    grid = grid_image(torch.cat(lines), nrow=FACES, scale=2)
+    image = Image.fromarray(grid.permute(1, 2, 0).numpy())
+    label_width = 190
+    canvas = Image.new("RGB", (image.width + label_width, image.height), "white")
+    canvas.paste(image, (label_width, 0))
+    draw = ImageDraw.Draw(canvas)
+    step = image.height / len(lines)
+    for i, name in enumerate(names):
+        draw.text((6, int(i * step + step / 2) - 6), name, fill="black")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(path, quality=90)
+
+
+def source_faces(experiment: dict, size, args):
+    """The same ``FACES`` source images for every candidate: evenly spaced through the set."""
+    import numpy as np
+
+    from ganzoo.data import open_domains
+    from ganzoo.evaluate import load_images
+
+    domains = open_domains(experiment["data"], ("source",), size, source=experiment["source"])
+    dataset = domains["source"]
+    indices = np.linspace(0, len(dataset) - 1, FACES).astype(int)
+    return load_images(dataset, indices).float() / 255
+
+
+KEY_VALUES = {
+    "fid": ["fid"],
+    "kid": ["kid"],
+    "msssim": ["generated", "real"],
+    "toon-content": ["all", "hair_colour", "hair_style"],
+    "toon-fid": ["toon-fid"],
+}
+
+
+def table(name: str, experiment: dict, rows: list[dict]) -> str:
+    columns = [(m, k) for m in experiment["metrics"] for k in KEY_VALUES.get(m, [])]
+    columns = [(m, k) for m, k in columns if any(k in r["results"].get(m, {}) for r in rows)]
+    head = ["candidate", "images", "train s", *[f"{m}:{k}" for m, k in columns]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        values = [
+            f"{row['results'][m][k]:.4g}" if k in row["results"].get(m, {}) else "-"
+            for m, k in columns
+        ]
+        cells = [row["label"], str(row["images_seen"]), f"{row['train_seconds']:.0f}", *values]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_docs(name: str, experiment: dict, rows: list[dict], args) -> None:
+    docs = Path(args.docs)
+    docs.mkdir(parents=True, exist_ok=True)
+    search_rows = [r for r in rows if not r.get("curve")]
+    curve_rows = [r for r in rows if r.get("curve")]
+    source = experiment["source"]
+    what = f"{source} -> {experiment['data']}" if source else experiment["data"]
+    text = [
+        f"# Recipe search: {experiment['model']}, {what}",
+        "",
+        f"Written by `python benchmarks/search.py {name}`. Each candidate trains on the same "
+        "training FLOPs (the images column: what those FLOPs buy it), seed "
+        f"{args.seed}, {args.threads} CPU thread(s); scored on n={args.n} generated images "
+        f"against up to {args.n} real {experiment['data']} images at the training size. FID "
+        "below n=10,000 is biased upward: compare rows only with each other. Train seconds "
+        "ran beside other jobs and are not timings.",
+        "",
+        "Overrides of each candidate, on top of the recipe "
+        f"`default` with {json.dumps(experiment['base'])}:",
+        "",
+        *[f"- {r['label']}: `{json.dumps(r['overrides'])}`" for r in search_rows],
+        "",
+        table(name, experiment, search_rows),
+        "",
+        f"![grid]({name}.jpg)",
+    ]
+    if curve_rows:
+        text += ["", f"## Curve: {curve_rows[0]['label']}", "", table(name, experiment, curve_rows)]
+    (docs / f"{name}.md").write_text("\n".join(text) + "\n")
+    face_grid(experiment, search_rows, docs / f"{name}.jpg", args)
+
+
+def load_rows(out: Path) -> list[dict]:
+    path = out / "results.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def save_rows(out: Path, rows: list[dict]) -> None:
+    tmp = out / "results.json.tmp"
+    tmp.write_text(json.dumps(rows, indent=2))
+    tmp.replace(out / "results.json")
+
+
+def run_search(name: str, experiment: dict, args, out: Path) -> list[dict]:
+    rows = load_rows(out)
+    candidates = experiment["candidates"]
+    labels = [s.strip() for s in args.only.split(",")] if args.only else list(candidates)
+    first = merge(experiment["base"], next(iter(candidates.values())))
+    budget_flops = args.budget * flops_per_image(experiment["model"], first, *_domains(experiment))
+    for label in labels:
+        overrides = merge(experiment["base"], candidates[label])
+        cost = flops_per_image(experiment["model"], overrides, *_domains(experiment))
+        images = int(budget_flops / cost)
+        print(f"{label}: {cost / 1e9:.2f} GFLOP/image, {images} images", flush=True)
+        row = train_and_score(
+            label, overrides, images, experiment, args, out / "runs" / slug(label)
+        )
+        row["gflop_per_image"] = round(cost / 1e9, 3)
+        rows = [r for r in rows if r["label"] != label or r.get("curve")] + [row]
+        save_rows(out, rows)
+        print(json.dumps(row["results"]), flush=True)
+    return rows
+
+
+def run_curve(name: str, experiment: dict, args, out: Path) -> list[dict]:
+    rows = load_rows(out)
+    label = args.curve
+    overrides = merge(experiment["base"], experiment["candidates"][label])
+    run_dir = out / "runs" / f"curve-{slug(label)}"
+    for point in (int(p) for p in args.points.split(",")):
+        row = train_and_score(label, overrides, point, experiment, args, run_dir)
+        row["curve"] = True
+        rows = [r for r in rows if not (r.get("curve") and r["images_seen"] == row["images_seen"])]
+        save_rows(out, rows + [row])
+        rows = load_rows(out)
+        print(f"{row['images_seen']}: {json.dumps(row['results'])}", flush=True)
+    return rows
+
+
+def _domains(experiment: dict) -> tuple[str, str | None]:
+    return experiment["data"], experiment["source"]
+
+
+def slug(label: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in label).strip("-").replace("--", "-")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("experiment", choices=sorted(EXPERIMENTS))
+    parser.add_argument("--budget", type=int, default=6400, help="images of the first candidate")
+    parser.add_argument("--only", help="comma-separated candidate labels (default: all)")
+    parser.add_argument("--curve", help="train this candidate in stages and score each")
+    parser.add_argument("--points", default="6400,12800,25600", help="images at each stage")
+    parser.add_argument("--n", type=int, default=1000, help="generated images scored")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", default=None, help="default: results/search/EXPERIMENT")
+    parser.add_argument("--docs", default=str(Path(__file__).parent.parent / "docs" / "search"))
+    parser.add_argument("--docs-only", action="store_true", help="rewrite the table and grid")
+    args = parser.parse_args()
+    experiment = EXPERIMENTS[args.experiment]
+    out = Path(args.out or f"results/search/{args.experiment}")
+    out.mkdir(parents=True, exist_ok=True)
+    if args.docs_only:
+        rows = load_rows(out)
+    elif args.curve:
+        rows = run_curve(args.experiment, experiment, args, out)
+    else:
+        rows = run_search(args.experiment, experiment, args, out)
+    write_docs(args.experiment, experiment, rows, args)
+
+
+if __name__ == "__main__":
+    main()

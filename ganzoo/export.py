@@ -1,0 +1,151 @@
+"""Writing Hub-ready folders: a model's ``config.json`` and ``model.safetensors``, its model card
+``README.md`` (``ganzoo.cards``) and ``sample.png`` when a grid is given; a run exported the same
+way; metric results recorded in a card. Every file is written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganzoo import __version__
+from ganzoo.checkpoints import atomic_save
+from ganzoo.errors import GanzooError
+from ganzoo.files import atomic_write
+from ganzoo.loading import load
+from ganzoo.model_sources import CONFIG_NAME, WEIGHTS_NAME, local_source
+from ganzoo.models import GAN
+from ganzoo.weights import exported_state
+
+CARD_NAME = "README.md"
+SAMPLE_NAME = "sample.png"
+
+
+def save_pretrained(
+    model: GAN,
+    directory: str | os.PathLike,
+    *,
+    sample_grid: str | os.PathLike | None = None,
+    metrics: list[dict[str, Any]] | None = None,
+    data: str | None = None,
+    force: bool = False,
+    step: int | None = None,
+) -> Path:
+    """Writes a Hub-ready folder: config.json, model.safetensors, README.md and, with
+    ``sample_grid``, sample.png. Refuses a non-empty folder unless ``force``."""
+    from ganzoo.cards import render_model_card
+
+    directory = Path(directory)
+    _check_target(directory, force)
+    if sample_grid is not None and not Path(sample_grid).is_file():
+        raise GanzooError(f"sample grid {sample_grid} does not exist")
+    directory.mkdir(parents=True, exist_ok=True)
+
+    run = model.config.get("run") or {}
+    data = data or run.get("data")
+    # the run's own settings (local paths, start time) stay in the run directory
+    config = {key: value for key, value in model.config.items() if key != "run"}
+    pairs = (("data", data), ("source", run.get("source")), ("step", step))
+    training = {key: value for key, value in pairs if value}
+    if training:
+        config["training"] = training
+
+    tensors = {
+        key: value.detach().to("cpu").clone(memory_format=torch.contiguous_format)
+        for key, value in exported_state(model).items()
+    }
+    atomic_save(tensors, {"format": "pt", "ganzoo_version": __version__}, directory / WEIGHTS_NAME)
+    text = json.dumps(config, indent=2, default=str) + "\n"
+    atomic_write(directory / CONFIG_NAME, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    sample_path = directory / SAMPLE_NAME
+    if sample_grid is not None:
+        if Path(sample_grid).resolve() != sample_path.resolve():
+            atomic_write(sample_path, lambda tmp: shutil.copyfile(sample_grid, tmp))
+    else:
+        sample_path.unlink(missing_ok=True)  # a stale picture would not show this model
+
+    latent_dim = next(
+        (m.latent_dim for m in model.exported().values() if getattr(m, "latent_dim", None)), None
+    )
+    card = render_model_card(
+        config,
+        data=data,
+        metrics=metrics,
+        has_sample=sample_grid is not None,
+        step=step,
+        latent_dim=latent_dim,
+        source=run.get("source"),
+    )
+    atomic_write(directory / CARD_NAME, card.save)
+    return directory
+
+
+def _check_target(directory: Path, force: bool) -> None:
+    if directory.exists() and not directory.is_dir():
+        raise GanzooError(f"{directory} is a file, not a folder")
+    if directory.is_dir() and any(directory.iterdir()) and not force:
+        raise GanzooError(
+            f"{directory} exists and is not empty; pass --force to overwrite its files"
+        )
+
+
+def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, force: bool = False) -> Path:
+    """A Hub-ready folder from a run's latest checkpoint, with its newest sample grid as the
+    card's picture and the metrics recorded in the run's own export card, if any."""
+    from ganzoo.cards import card_metrics
+
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_NAME).is_file() or not (run_dir / "checkpoints").is_dir():
+        raise GanzooError(
+            f"{run_dir} is not a run directory (it needs config.json and checkpoints/)"
+        )
+    src = local_source(run_dir)
+    model = load(run_dir, device="cpu")
+    samples = sorted(
+        (run_dir / "samples").glob("step-*.png"),
+        key=lambda p: int(p.stem.split("-")[1]) if p.stem.split("-")[1].isdigit() else -1,
+    )
+    metrics = None
+    run_card = run_dir / "export" / CARD_NAME
+    if run_card.is_file() and Path(out_dir).resolve() != run_card.parent.resolve():
+        try:
+            metrics = card_metrics(run_card) or None
+        except GanzooError as exc:  # a hand-edited card must not stop the export
+            warnings.warn(f"{exc}; the export's card has no metrics", stacklevel=2)
+    return save_pretrained(
+        model,
+        out_dir,
+        sample_grid=samples[-1] if samples else None,
+        metrics=metrics,
+        data=src.config.get("run", {}).get("data"),
+        force=force,
+        step=src.step,
+    )
+
+
+def update_card_metrics(folder: str | os.PathLike, results: list[dict[str, Any]]) -> Path:
+    """Records metric results (dicts with name, value or values, protocol) in the model card of a
+    Hub-ready folder, or of a run's export/ folder; returns the card's path."""
+    from ganzoo.cards import update_card_metrics as update
+
+    folder = Path(folder)
+    if not (folder / CARD_NAME).is_file() and (folder / "export" / CARD_NAME).is_file():
+        folder = folder / "export"
+    path = folder / CARD_NAME
+    if not path.is_file():
+        raise GanzooError(f"{folder} has no model card ({CARD_NAME}) to record metrics in")
+    try:
+        card = update(path, results)
+    except GanzooError as exc:
+        # the metrics were computed at some cost: the caller still reports them, and the card
+        # (a person's file) is left as it is
+        warnings.warn(f"{exc}; the results are not recorded in it", stacklevel=2)
+        return path
+    atomic_write(path, card.save)
+    return path

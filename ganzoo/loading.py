@@ -1,0 +1,70 @@
+"""Loading a model from any SOURCE (``ganzoo.model_sources``): rebuilt from its config, its
+weights checked (the zoo card's sha256, then keys, shapes and dtypes) before they are copied in."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+
+from ganzoo.checkpoints import FORMAT as CHECKPOINT_FORMAT
+from ganzoo.devices import resolve_device
+from ganzoo.errors import GanzooError, first_line
+from ganzoo.model_sources import CONFIG_NAME, WEIGHTS_NAME, resolve_source
+from ganzoo.models import GAN, build
+from ganzoo.weights import load_exported, read_safetensors
+
+
+def load(source: str | os.PathLike, device: str | torch.device | None = None) -> GAN:
+    """A model in eval mode on ``device`` (auto by default) from any SOURCE (see resolve_source).
+
+    For a run directory the weights are its latest checkpoint's ``model/`` tensors.
+    """
+    src = resolve_source(source)
+    if src.sha256:
+        actual = _sha256(src.weights)
+        if actual != src.sha256.lower():
+            raise GanzooError(
+                f"{WEIGHTS_NAME} of {src.label} has sha256 {actual[:12]}..., but its zoo card "
+                f"records {src.sha256[:12]}...; the download is corrupt or the card is wrong"
+            )
+    try:
+        model = build(src.config, training=False)
+    except (KeyError, TypeError, ValueError) as exc:  # a config.json edited or from elsewhere
+        raise GanzooError(
+            f"{CONFIG_NAME} of {src.label} does not describe a model ganzoo can build: "
+            f"{type(exc).__name__}: {first_line(exc)}"
+        ) from None
+    if src.kind == "run":
+        names = list(model.exported())
+        prefixes = tuple(f"model/{p}." for p in names) + tuple(f"model/ema.{p}." for p in names)
+        tensors, metadata = read_safetensors(src.weights, lambda key: key.startswith(prefixes))
+        if metadata.get("format") != CHECKPOINT_FORMAT:
+            raise GanzooError(f"{src.weights} is not a ganzoo checkpoint")
+        tensors = _run_networks(tensors)
+        origin = src.label
+    else:
+        tensors, _ = read_safetensors(src.weights)
+        origin = f"{WEIGHTS_NAME} of {src.label}"
+    load_exported(model, tensors, origin)
+    return model.to(resolve_device(device)).eval()
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _run_networks(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A checkpoint's exported networks as ``<prefix>.<key>``: their EMA copies when the run
+    kept them (``model/ema.<prefix>.module.<key>``), else the trained weights."""
+    ema = {
+        key.removeprefix("model/ema.").replace(".module.", ".", 1): value
+        for key, value in tensors.items()
+        if key.startswith("model/ema.") and ".module." in key
+    }
+    if ema:
+        return ema
+    return {key.removeprefix("model/"): value for key, value in tensors.items()}

@@ -49,6 +49,7 @@ EXPERIMENTS = {
             "ls+ema": {**LS, "ema": 0.999},
             "ls cycle 5": {**LS, "lambda_cycle": 5.0},
             "ls identity 0": {**LS, "lambda_identity": 0.0},
+            "ls no skip": {**LS, "generator_args.stem_skip": False},
             "ls lr 2e-4": {**LS, "lr_g": 2e-4, "lr_d": 2e-4},
             "ls batch 32": {**LS, "batch_size": 32},
             "ls width 32": {

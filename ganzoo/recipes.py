@@ -158,17 +158,24 @@ def _names_component(recipe: dict[str, Any], field: str) -> bool:
 
 
 def _same_name(a: Any, b: Any) -> bool:
-    """Whether two component names are one name, with or without a ``plugin:`` prefix."""
-    if isinstance(a, str) and isinstance(b, str):
+    """Whether two component names are one name, with or without a ``plugin:`` prefix (two
+    prefixes must agree: ``a:foo`` and ``b:foo`` are different components)."""
+    if isinstance(a, str) and isinstance(b, str) and not (":" in a and ":" in b):
         return a.rpartition(":")[2] == b.rpartition(":")[2]
     return a == b
 
 
 def _lay_recipe(
-    resolved: dict[str, Any], spec: dict[str, Any], name: str, model: str, chain: list
+    resolved: dict[str, Any],
+    spec: dict[str, Any],
+    name: str,
+    model: str,
+    chain: list,
+    plugin: str | None = None,
 ) -> None:
     """Lays recipe ``name`` of a model's ``spec`` over ``resolved``, after the recipe it builds
-    on. ``chain`` holds ((spec id, name), label) of the recipes on the way, to refuse cycles."""
+    on. ``chain`` holds ((spec id, name), label) of the recipes on the way, to refuse cycles.
+    ``plugin`` is set for a base from another model: its plugin, whose names the recipe means."""
     recipes = spec.get("recipes", {})
     label = f"{model}:{name}" if model else name
     if name not in recipes:
@@ -185,8 +192,10 @@ def _lay_recipe(
         labels = " -> ".join([seen_label for _, seen_label in chain] + [label])
         raise GanzooError(f"recipes build on each other in a cycle: {labels}")
     if "base" in own:
-        base_spec, base_name, base_model = _find_base(spec, own["base"], model, label)
-        _lay_recipe(resolved, base_spec, base_name, base_model, [*chain, (key, label)])
+        base_spec, base_name, base_model, base_plugin = _find_base(
+            spec, own["base"], model, label, plugin
+        )
+        _lay_recipe(resolved, base_spec, base_name, base_model, [*chain, (key, label)], base_plugin)
     for field, value in own.items():
         if field == "base":
             continue
@@ -194,20 +203,36 @@ def _lay_recipe(
         changed = before is not None and not _same_name(before, value)
         if _names_component(resolved, field) and changed and f"{field}_args" not in own:
             resolved[f"{field}_args"] = {}  # the base's arguments were for another component
+        if plugin and _names_component(resolved, field):
+            value = _pinned(value, plugin)
         resolved[field] = copy.deepcopy(value)
 
 
+def _pinned(value: Any, plugin: str) -> Any:
+    """A bare component name inherited from another plugin's recipe, as ``plugin:name`` where
+    that plugin's models would find it, so the inheriting plugin's own names cannot take over."""
+    if not isinstance(value, str) or ":" in value:
+        return value
+    from ganzoo.registry import KINDS, registry
+
+    for kind in KINDS:
+        entry = registry().find(kind, value, plugin)
+        if entry is not None:
+            return entry.qualified_name
+    return value
+
+
 def _find_base(
-    spec: dict[str, Any], base: Any, model: str, label: str
-) -> tuple[dict[str, Any], str, str]:
-    """(spec, recipe name, model name) of the recipe that ``base`` names: a recipe of the same
-    model, else ``MODEL`` (its default recipe) or ``MODEL:RECIPE``."""
+    spec: dict[str, Any], base: Any, model: str, label: str, plugin: str | None
+) -> tuple[dict[str, Any], str, str, str | None]:
+    """(spec, recipe name, model name, plugin) of the recipe that ``base`` names: a recipe of
+    the same model (same plugin), else ``MODEL`` (its default recipe) or ``MODEL:RECIPE``."""
     if not isinstance(base, str) or not base.strip():
         raise GanzooError(
             f"recipe {label} has base={base!r}; give a recipe name, MODEL or MODEL:RECIPE"
         )
     if base in spec.get("recipes", {}):
-        return spec, base, model
+        return spec, base, model, plugin
     other, _, name = base.rpartition(":") if ":" in base else (base, "", "default")
     from ganzoo.registry import registry  # looked up when called, so tests can swap it
 
@@ -217,7 +242,7 @@ def _find_base(
             f"recipe {label} builds on {base!r}, which is neither a recipe of "
             f"{model or 'this model'} nor a model (see `ganzoo list --kind models`)"
         )
-    return entry.spec, name, entry.name
+    return entry.spec, name, entry.name, entry.plugin
 
 
 def _assign(recipe: dict[str, Any], key: str, value: Any) -> None:

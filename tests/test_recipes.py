@@ -180,19 +180,41 @@ def test_recipes_build_on_recipes_of_the_same_and_other_models(monkeypatch):
             }
         },
     )
+    # inherited component names are pinned to the plugin of the recipe they come from
+    pinned = {"discriminator": "wgan:wgan-critic", "loss": "wgan:wasserstein-clip"}
     wgan = make_config("wgan")["recipe"]
     lite = make_config("lite")["recipe"]
-    assert lite == {**wgan, **tiny}
+    assert lite == {**wgan, **tiny, **pinned}
     fast = make_config("lite", "fast")["recipe"]
     assert fast == {**lite, "lr_g": 1e-3}
     paper = make_config("lite", "paper")["recipe"]
     # another loss than the base's: the base's clip value is dropped
     assert paper == {
         **make_config("wgan", "paper")["recipe"],
+        "discriminator": "wgan:wgan-critic",
         "loss": "wasserstein-gp",
         "loss_args": {},
     }
     assert make_config("lite", "hinge")["recipe"]["lr_g"] == 1e-3
+
+
+def test_an_inherited_recipe_keeps_the_base_models_components(monkeypatch):
+    """A base from another plugin's model means that plugin's components, even where the
+    inheriting plugin registers the same names."""
+    _install(
+        monkeypatch,
+        {
+            "models": {"lite": _model({"default": {"base": "wgan"}})},
+            "losses": {"wasserstein-clip": {"builder": "ganzoo_dcgan.losses:BCELoss"}},
+            "generators": {
+                "dcgan-generator": {"builder": "ganzoo_dcgan.networks:DCGANGenerator"}
+            },
+        },
+    )
+    lite = make_config("lite")["components"]
+    assert lite["loss"]["name"] == "wgan:wasserstein-clip"
+    assert lite["generator"]["name"] == "dcgan:dcgan-generator"
+    assert type(build(make_config("lite")).loss).__name__ == "WassersteinClip"
 
 
 @pytest.mark.parametrize(

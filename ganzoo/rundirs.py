@@ -251,8 +251,8 @@ def check_resume(
         )
     if source is not None and source != run.get("source"):
         raise GanzooError(
-            f"{run_dir} was trained with --source {run.get('source')}, not {source}; a resumed "
-            "run keeps its data"
+            f"{run_dir} was trained with --source-data {run.get('source')}, not {source}; a "
+            "resumed run keeps its data"
         )
     for key, value in overrides.items():
         if key in _RESUME_FREE or _same(key, value, config["recipe"]):

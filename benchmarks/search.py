@@ -47,6 +47,9 @@ EXPERIMENTS = {
             "clip": CLIP,
             "ls+augment": {**LS, "augment": AUGMENT},
             "ls+ema": {**LS, "ema": 0.999},
+            "ls+augment+ema": {**LS, "augment": AUGMENT, "ema": 0.999},
+            "clip+augment": {**CLIP, "augment": AUGMENT},
+            "gp+augment": {"augment": AUGMENT},
             "ls cycle 5": {**LS, "lambda_cycle": 5.0},
             "ls identity 0": {**LS, "lambda_identity": 0.0},
             "ls no skip": {**LS, "generator_args.stem_skip": False},
@@ -71,6 +74,7 @@ EXPERIMENTS = {
             "ls+augment": {**LS, "augment": AUGMENT},
             "ls+ema": {**LS, "ema": 0.999},
             "gp+ema": {"ema": 0.999},
+            "gp+augment": {"augment": AUGMENT},
         },
     },
     "dcgan-anime": {

@@ -111,8 +111,47 @@ def _train_command(exact: str, run: dict[str, Any], config: dict[str, Any], step
     parts.append(f"--recipe {config.get('recipe_name', 'default')} --size {width}x{height}")
     if steps and batch:
         parts.append(f"--steps {steps} --batch-size {batch}")
+    parts += [f"--set {item}" for item in _recipe_sets(config)]
     parts.append(f"--seed {run.get('seed', 0)}")
     return " ".join(parts)
+
+
+# set by the flags above, or not part of what the weights are
+_NOT_SET = {"size", "steps", "epochs", "batch_size", "log_every", "sample_every"}
+_NOT_SET |= {"checkpoint_every", "keep_checkpoints", "num_workers"}
+
+
+def _recipe_sets(config: dict[str, Any]) -> list[str]:
+    """``key=value`` for each recipe field the run changed from its named recipe as installed
+    now, so the card's command trains the same model (``[]`` when that recipe is unknown)."""
+    from ganzoo.models import make_config
+
+    try:
+        named = make_config(config["model"], config.get("recipe_name", "default"))["recipe"]
+    except GanzooError:
+        return []
+    sets = []
+    for key, value in config.get("recipe", {}).items():
+        if key in _NOT_SET or key not in named or named[key] == value:
+            continue
+        if isinstance(value, dict) and isinstance(named[key], dict):
+            sets += [
+                f"{key}.{k}={_flag_value(v)}" for k, v in value.items() if named[key].get(k) != v
+            ]
+        else:
+            sets.append(f"{key}={_flag_value(value)}")
+    return sets
+
+
+def _flag_value(value: Any) -> str:
+    """A value as ``--set`` reads it back (YAML), without spaces."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
 
 
 def training_facts(run_dir: Path, run_config: dict[str, Any], config: dict[str, Any]) -> dict:

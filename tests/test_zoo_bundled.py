@@ -501,3 +501,24 @@ def test_translate_ordinary_photos(entries, tmp_path, offline):
     upright = read_image(photos / "phone.jpg", (32, 32)).float()  # EXIF applied
     top, bottom = upright[:, :8].mean((1, 2)), upright[:, -8:].mean((1, 2))
     assert top[0] > 200 > top[2] and bottom[2] > 200 > bottom[0]
+
+
+def test_card_command_of_an_in_process_run_sets_what_the_run_changed():
+    """Runs started from Python (benchmarks/search.py) record no command line; the card's
+    `ganzoo run` line must still name every recipe field they changed."""
+    import shlex
+
+    from ganzoo.models import make_config
+    from ganzoo.recipes import parse_assignments
+    from ganzoo.zoo_entry import _train_command
+
+    changed = {"ema": 0.999, "augment": "color,cutout", "betas": [0.0, 0.9]}
+    config = make_config("dcgan", overrides={**changed, "discriminator_args.width": 16})
+    run = {"data": "anime", "seed": 3}
+    command = _train_command("search.py dcgan-anime", run, config, 100, 64)
+    words = shlex.split(command)
+    assert words[:5] == ["ganzoo", "run", "dcgan", "--data", "anime"]
+    sets = [words[i + 1] for i, word in enumerate(words) if word == "--set"]
+    again = make_config("dcgan", overrides=parse_assignments(sets))
+    assert again["recipe"] == config["recipe"]
+    assert "--steps 100 --batch-size 64" in command and command.endswith("--seed 3")

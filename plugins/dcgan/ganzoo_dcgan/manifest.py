@@ -19,7 +19,9 @@ MANIFEST = {
             "tags": ["unconditional", "dcgan"],
             "recipes": {
                 # Radford et al.: Adam, lr 2e-4, beta1 0.5, batch 128 (64 here, as in the
-                # PyTorch DCGAN example).
+                # PyTorch DCGAN example), plus generator EMA and DiffAugment, which won the
+                # search in docs/search/dcgan-anime.md: at 64,000 anime images FID 224 against
+                # 347 without them, msssim 0.50 against 0.66 (real pairs 0.30).
                 "default": {
                     **_COMPONENTS,
                     "optimizer": "adam",
@@ -28,7 +30,12 @@ MANIFEST = {
                     "betas": [0.5, 0.999],
                     "batch_size": 64,
                     "steps": 5000,
+                    "ema": 0.999,
+                    "augment": "color,translation,cutout",
                 },
+                # The recipe above without EMA and DiffAugment: Radford et al.'s settings as
+                # they were published.
+                "reference": {"base": "default", "ema": 0.0, "augment": None},
                 # The paper's section 5.2: SGD with learning rate 0.002 for 200 epochs. It names
                 # no momentum or batch size; we use plain SGD and batch 64. WGAN's paper recipe
                 # builds on this one ("base"), and the improved translator's on WGAN's.

@@ -213,9 +213,7 @@ def test_an_inherited_recipe_keeps_the_base_models_components(monkeypatch):
         {
             "models": {"lite": _model({"default": {"base": "wgan"}})},
             "losses": {"wasserstein-clip": {"builder": "ganzoo_dcgan.losses:BCELoss"}},
-            "generators": {
-                "dcgan-generator": {"builder": "ganzoo_dcgan.networks:DCGANGenerator"}
-            },
+            "generators": {"dcgan-generator": {"builder": "ganzoo_dcgan.networks:DCGANGenerator"}},
         },
     )
     lite = make_config("lite")["components"]

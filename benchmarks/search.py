@@ -310,9 +310,48 @@ def write_docs(name: str, experiment: dict, rows: list[dict], args) -> None:
         f"![grid]({name}.jpg)",
     ]
     if curve_rows:
+        curve_rows = sorted(curve_rows, key=lambda r: r["images_seen"])
         text += ["", f"## Curve: {curve_rows[0]['label']}", "", table(name, experiment, curve_rows)]
+        text += ["", curve_plot(name, curve_rows, docs / f"{name}-curve.png", args.target_fid)]
     (docs / f"{name}.md").write_text("\n".join(text) + "\n")
     face_grid(experiment, search_rows, docs / f"{name}.jpg", args)
+
+
+def curve_plot(name: str, rows: list[dict], path: Path, target: float | None) -> str:
+    """FID against images seen (log scale), with a straight-line fit in log(images) through the
+    points, extended to ``target`` when given; returns the Markdown that shows and reads it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    images = np.array([r["images_seen"] for r in rows], dtype=float)
+    fid = np.array([r["results"]["fid"]["fid"] for r in rows])
+    slope, intercept = np.polyfit(np.log10(images), fid, 1)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(images, fid, "o-", label="measured")
+    reach = None
+    if target is not None and slope < 0:
+        reach = 10 ** ((target - intercept) / slope)
+        xs = np.logspace(np.log10(images[0]), np.log10(max(reach, images[-1])), 50)
+        ax.plot(xs, slope * np.log10(xs) + intercept, "--", label="fit, extended")
+        ax.axhline(target, color="grey", lw=0.8, label=f"target {target:g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("training images seen")
+    ax.set_ylabel("FID (n=1000)")
+    ax.set_title(f"{name}: {rows[0]['label']}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    line = f"![curve]({path.name})\n\nFit: FID = {intercept:.1f} {slope:+.1f} x log10(images)."
+    if reach is not None:
+        line += (
+            f" Extended, it reaches {target:g} at about {reach:,.0f} images seen; a straight "
+            "line in log(images) is a rough guide, not a promise."
+        )
+    return line
 
 
 def load_rows(out: Path) -> list[dict]:
@@ -383,6 +422,7 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="default: results/search/EXPERIMENT")
     parser.add_argument("--docs", default=str(Path(__file__).parent.parent / "docs" / "search"))
     parser.add_argument("--docs-only", action="store_true", help="rewrite the table and grid")
+    parser.add_argument("--target-fid", type=float, help="where the curve's fit is extended to")
     args = parser.parse_args()
     experiment = EXPERIMENTS[args.experiment]
     out = Path(args.out or f"results/search/{args.experiment}")

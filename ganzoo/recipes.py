@@ -157,7 +157,7 @@ def _names_component(recipe: dict[str, Any], field: str) -> bool:
     return not field.endswith("_args") and f"{field}_args" in recipe
 
 
-def _same_name(a: Any, b: Any) -> bool:
+def same_component_name(a: Any, b: Any) -> bool:
     """Whether two component names are one name, with or without a ``plugin:`` prefix (two
     prefixes must agree: ``a:foo`` and ``b:foo`` are different components)."""
     if isinstance(a, str) and isinstance(b, str) and not (":" in a and ":" in b):
@@ -200,7 +200,7 @@ def _lay_recipe(
         if field == "base":
             continue
         before = resolved.get(field)
-        changed = before is not None and not _same_name(before, value)
+        changed = before is not None and not same_component_name(before, value)
         if _names_component(resolved, field) and changed and f"{field}_args" not in own:
             resolved[f"{field}_args"] = {}  # the base's arguments were for another component
         if plugin and _names_component(resolved, field):
@@ -262,7 +262,7 @@ def _assign(recipe: dict[str, Any], key: str, value: Any) -> None:
             raise GanzooError(f"recipe field {head!r} takes a number, got {value!r}")
     if head.endswith("_args") and not isinstance(value, dict):
         raise GanzooError(f"recipe field {head!r} takes a mapping, e.g. --set {head}.name=value")
-    if _names_component(recipe, head) and not _same_name(current, value):
+    if _names_component(recipe, head) and not same_component_name(current, value):
         # Arguments belong to the component they were written for: a new one starts from its
         # own defaults. resolve_recipe assigns names first, so <field>_args overrides still apply.
         recipe[f"{head}_args"] = {}

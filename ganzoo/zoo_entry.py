@@ -125,6 +125,7 @@ def _recipe_sets(config: dict[str, Any]) -> list[str]:
     """``key=value`` for each recipe field the run changed from its named recipe as installed
     now, so the card's command trains the same model (``[]`` when that recipe is unknown)."""
     from ganzoo.models import make_config
+    from ganzoo.recipes import same_component_name
 
     try:
         named = make_config(config["model"], config.get("recipe_name", "default"))["recipe"]
@@ -132,7 +133,7 @@ def _recipe_sets(config: dict[str, Any]) -> list[str]:
         return []
     sets = []
     for key, value in config.get("recipe", {}).items():
-        if key in _NOT_SET or key not in named or named[key] == value:
+        if key in _NOT_SET or key not in named or same_component_name(named[key], value):
             continue
         if isinstance(value, dict) and isinstance(named[key], dict):
             sets += [

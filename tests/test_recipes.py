@@ -82,6 +82,20 @@ SHIPPED = {
         "generator_args": {"stem_skip": True, "width": 16},
         "discriminator_args": {"width": 16},
         "lambda_identity": 0.5,
+        "loss": "least-squares",
+        "loss_args": {},
+        "augment": "color,translation,cutout",
+        "lr_g": 0.0005,
+        "lr_d": 0.0005,
+    },
+    ("improved", "wasserstein"): {
+        **IMPROVED,
+        **CYCLE,
+        "size": 32,
+        "batch_size": 8,
+        "generator_args": {"stem_skip": True, "width": 16},
+        "discriminator_args": {"width": 16},
+        "lambda_identity": 0.5,
         "loss": "wasserstein-gp",
         "loss_args": {"gp_lambda": 10.0},
         "lr_g": 0.0005,
@@ -287,7 +301,7 @@ def test_config_records_each_components_plugin():
     assert origins == {
         "generator": ("improved", "ganzoo-improved"),
         "discriminator": ("improved", "ganzoo-improved"),
-        "loss": ("wgan", "ganzoo-wgan"),  # the improved translator uses WGAN's loss by name
+        "loss": ("dcgan", "ganzoo-dcgan"),  # the translator uses the dcgan plugin's loss by name
     }
     versions = {p.name: p.version for p in ganzoo.list_plugins()}
     assert all(c["version"] == versions[c["plugin"]] for c in components.values())

@@ -88,13 +88,17 @@ def test_installed_plugins_register_the_three_models():
     assert ganzoo.list_models("w*") == ["wgan"]
     plugins = {p.name: p for p in ganzoo.list_plugins()}
     assert plugins["dcgan"].distribution == "ganzoo-dcgan" and not plugins["dcgan"].broken
-    # the improved model takes its losses from the wgan plugin, named as plugin:name so that
-    # another plugin's loss of the same name never replaces them
+    # the improved model takes its losses from the dcgan and wgan plugins, named as plugin:name
+    # so that another plugin's loss of the same name never replaces them
     recipes = registry().get("models", "improved").spec["recipes"]
-    for recipe, name in (("default", "wasserstein-gp"), ("paper", "wasserstein-clip")):
+    for recipe, plugin, name in (
+        ("default", "dcgan", "least-squares"),
+        ("wasserstein", "wgan", "wasserstein-gp"),
+        ("paper", "wgan", "wasserstein-clip"),
+    ):
         loss = registry().get("losses", name)
-        assert loss.plugin == "wgan"
-        assert recipes[recipe]["loss"] == loss.qualified_name == f"wgan:{name}"
+        assert loss.plugin == plugin
+        assert recipes[recipe]["loss"] == loss.qualified_name == f"{plugin}:{name}"
 
 
 def test_throwaway_and_broken_plugins_through_real_entry_points(site):
@@ -137,7 +141,7 @@ def clashing_plugin() -> Plugin:
     """A plugin that sorts before all others and registers the names the built-in models use.
     Its builders cannot be imported: building any of them fails the test loudly."""
     names = {
-        "losses": ["bce", "wasserstein-gp", "wasserstein-clip"],
+        "losses": ["bce", "least-squares", "wasserstein-gp", "wasserstein-clip"],
         "generators": ["dcgan-generator", "improved-generator"],
         "discriminators": ["wgan-critic", "patchgan70"],
     }
@@ -158,7 +162,7 @@ def with_clashing_plugin() -> tuple[Registry, list[str]]:
 
 def test_a_clashing_plugin_changes_no_existing_model(monkeypatch):
     reg, warned = with_clashing_plugin()
-    assert len(warned) == 7
+    assert len(warned) == 8
     assert any("elsewhere 'bce' means aaa-clash:bce (write dcgan:bce" in w for w in warned)
     monkeypatch.setattr(import_module("ganzoo.models"), "registry", lambda: reg)
     monkeypatch.setattr(import_module("ganzoo.registry"), "registry", lambda: reg)
@@ -179,6 +183,7 @@ def test_a_clashing_plugin_changes_no_existing_model(monkeypatch):
             )
         ),
         "improved": build(make_config("improved", overrides=tiny())),
+        "improved-gp": build(make_config("improved", "wasserstein", overrides=tiny())),
         "improved-paper": build(make_config("improved", "paper", overrides=tiny())),
     }
     kinds = {
@@ -193,7 +198,8 @@ def test_a_clashing_plugin_changes_no_existing_model(monkeypatch):
         "dcgan": "BCELoss",
         "wgan": "WassersteinClip",
         "wgan-gp": "WassersteinGP",
-        "improved": "WassersteinGP",
+        "improved": "LeastSquaresLoss",
+        "improved-gp": "WassersteinGP",
         "improved-paper": "WassersteinClip",
     }
     assert type(built["improved"].generator).__name__ == "ImprovedGenerator"
@@ -210,7 +216,8 @@ def test_a_bare_name_that_several_other_plugins_register_is_refused():
     with pytest.raises(GanzooError, match="write aaa-clash:bce or dcgan:bce"):
         reg.get("losses", "bce", plugin="third")
     assert reg.get("losses", "bce", plugin="dcgan").plugin == "dcgan"
-    assert reg.get("losses", "least-squares", plugin="third").plugin == "dcgan"  # the only one
+    only_one = reg.get("discriminators", "dcgan-discriminator", plugin="third")
+    assert only_one.plugin == "dcgan"
     assert reg.resolve_name("losses", "bce", "dcgan") == "dcgan:bce"
     assert registry().resolve_name("losses", "bce", "dcgan") == "bce"  # no clash: bare
 

@@ -212,7 +212,7 @@ def render_model_card(
             "import torchvision.transforms.functional as TF\n"
             "from PIL import Image\n\n"
             f'gan = ganzoo.load("hf://{REPO_PLACEHOLDER}")\n'
-            f"photo = Image.open('photo.jpg').convert('RGB').resize(({width}, {height}))\n"
+            f'photo = Image.open("photo.jpg").convert("RGB").resize(({width}, {height}))\n'
             "translated = gan.translate(TF.to_tensor(photo)[None])  "
             f"# [1, 3, {height}, {width}] in [0, 1]"
         )

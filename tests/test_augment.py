@@ -100,8 +100,8 @@ def test_every_discriminator_call_of_both_shapes_sees_augmented_images(monkeypat
     batch = {"source": images(2, 32), "target": images(2, 32, seed=1)}
     # real and pooled fake for each of the two discriminators, then both fakes for the generators
     assert count_augmented_batches(monkeypatch, cycle, batch) == [2] * 6
-    # off by default: the discriminators see the images unchanged
-    plain = ganzoo.create("dcgan", size=32, **small)
+    # off in the base recipe: the discriminators see the images unchanged
+    plain = ganzoo.create("dcgan", "reference", size=32, **small)
     assert count_augmented_batches(monkeypatch, plain, {"target": images(4, 32)}) == []
 
 

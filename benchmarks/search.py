@@ -9,7 +9,7 @@ a gradient penalty costs its double backward). FLOPs per image come from
 
     GANZOO_DATA=../shared/data python benchmarks/search.py translator-anime --budget 6400
     python benchmarks/search.py dcgan-anime --budget 64000 --only base,ema+augment
-    python benchmarks/search.py translator-anime --curve ls --points 6400,12800,25600
+    python benchmarks/search.py translator-anime --curve ls+augment --points 12800,25600
 
 Results accumulate in ``--out`` (results.json, one row per candidate, and runs/); the table and
 grids are written to ``docs/search/EXPERIMENT.md`` and ``docs/search/EXPERIMENT.jpg``. A curve

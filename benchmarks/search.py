@@ -54,6 +54,8 @@ EXPERIMENTS = {
             "ls+augment+ema": {**LS, "augment": AUGMENT, "ema": 0.999},
             "clip+augment": {**CLIP, "augment": AUGMENT},
             "gp+augment": {"augment": AUGMENT},
+            "ls+augment cycle 5": {**LS, "augment": AUGMENT, "lambda_cycle": 5.0},
+            "ls+augment batch 32": {**LS, "augment": AUGMENT, "batch_size": 32},
             "ls cycle 5": {**LS, "lambda_cycle": 5.0},
             "ls identity 0": {**LS, "lambda_identity": 0.0},
             "ls no skip": {**LS, "generator_args.stem_skip": False},

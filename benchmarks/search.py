@@ -116,10 +116,12 @@ FACES = 8  # source images in every translator grid, the same for every candidat
 
 
 def merge(base: dict, extra: dict) -> dict:
-    """Recipe overrides: ``extra`` wins; ``*_args`` mappings are merged key by key."""
+    """Recipe overrides: ``extra`` wins; ``*_args`` mappings are merged key by key, unless
+    ``extra`` also names the component (another loss's arguments are not this one's)."""
     out = {**base}
     for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and value:
+        new_component = key.endswith("_args") and key.removesuffix("_args") in extra
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and not new_component:
             out[key] = {**out[key], **value}
         else:
             out[key] = value

@@ -1,0 +1,72 @@
+"""``benchmarks/search.py``: equal-FLOP budgets, the candidates' overrides, and results that
+several workers share."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "search.py"
+
+
+@pytest.fixture(scope="module")
+def search():
+    spec = importlib.util.spec_from_file_location("search", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_overrides_merge_argument_mappings_and_replace_with_empty(search):
+    base = {"loss": "wgan:wasserstein-gp", "loss_args": {"gp_lambda": 10.0}, "augment": None}
+    assert search.merge(base, {"loss": "least-squares", "loss_args": {}}) == {
+        "loss": "least-squares",
+        "loss_args": {},
+        "augment": None,
+    }
+    assert search.merge({"loss_args": {"a": 1}}, {"loss_args": {"b": 2}}) == {
+        "loss_args": {"a": 1, "b": 2}
+    }
+    clip = {"loss": "wasserstein-clip", "loss_args": {"clip_value": 0.01}}
+    assert search.merge(base, clip)["loss_args"] == {"clip_value": 0.01}
+    # every candidate of every experiment names a recipe the model accepts
+    from ganzoo.models import make_config
+
+    for experiment in search.EXPERIMENTS.values():
+        for extra in experiment["candidates"].values():
+            overrides = search.merge(experiment["base"], extra)
+            make_config(experiment["model"], overrides=overrides)
+
+
+def test_budgets_are_equal_flops(search):
+    """A candidate that costs more per image (a gradient penalty's double backward, a wider
+    network) is counted as more FLOPs per image, so it sees fewer images."""
+    tiny = {"size": 32, "generator_args.width": 8, "discriminator_args.width": 8}
+    tiny["discriminator_args.norm"] = "layer"  # as a gradient penalty needs
+    gp = search.flops_per_image("wgan", {**tiny, "loss": "wasserstein-gp"}, "toon", None)
+    clip = search.flops_per_image("wgan", tiny, "toon", None)
+    wide = search.flops_per_image("wgan", {**tiny, "discriminator_args.width": 16}, "toon", None)
+    assert gp > clip > 0 and wide > clip
+
+
+def test_rows_from_several_workers_are_kept(search, tmp_path):
+    def row(label, images, fid, curve=False):
+        return {
+            "label": label,
+            "images_seen": images,
+            "results": {"fid": {"fid": fid}},
+            "curve": curve,
+        }
+
+    search.add_row(tmp_path, row("ls", 100, 150.0))
+    search.add_row(tmp_path, row("ls", 100, 140.0, curve=True))
+    search.add_row(tmp_path, row("ls", 200, 130.0, curve=True))
+    rows = search.add_row(tmp_path, row("ls", 100, 145.0))  # the same candidate again: replaced
+    assert sorted((r["images_seen"], r["results"]["fid"]["fid"], r["curve"]) for r in rows) == [
+        (100, 140.0, True),
+        (100, 145.0, False),
+        (200, 130.0, True),
+    ]
+    assert search.load_rows(tmp_path) == rows

@@ -93,16 +93,12 @@ MANIFEST = {
                     "batch_size": 32,
                     "steps": 2000,
                 },
-                # The settings of your paper, for `--recipe paper`; replace them with its own.
+                # The settings of your paper, for `--recipe paper`: the default recipe with
+                # these fields replaced ("base"); replace them with your paper's own.
                 "paper": {
-                    **_COMPONENTS,
-                    "size": 64,
+                    "base": "default",
                     "generator_args": {"width": 64, "latent_dim": 128},
                     "discriminator_args": {"width": 64},
-                    "optimizer": "adam",
-                    "lr_g": 2e-4,
-                    "lr_d": 2e-4,
-                    "betas": [0.0, 0.9],
                     "batch_size": 64,
                     "epochs": 100,
                 },
@@ -304,17 +300,12 @@ MANIFEST = {
                     "batch_size": 4,
                     "steps": 2000,
                 },
-                # The settings of your paper, for `--recipe paper`; replace them with its own.
+                # The settings of your paper, for `--recipe paper`: the default recipe with
+                # these fields replaced ("base"); replace them with your paper's own.
                 "paper": {
-                    **_COMPONENTS,
-                    **_CYCLE,
-                    "size": 64,
+                    "base": "default",
                     "generator_args": {"width": 64, "blocks": 6},
                     "discriminator_args": {"width": 64},
-                    "optimizer": "adam",
-                    "lr_g": 2e-4,
-                    "lr_d": 2e-4,
-                    "betas": [0.5, 0.999],
                     "batch_size": 1,
                     "epochs": 100,
                 },

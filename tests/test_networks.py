@@ -197,6 +197,32 @@ def test_generator_outputs_are_in_range():
         assert gen(torch.rand(2, 3, 32, 32) * 4 - 2).abs().max() <= 1
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_improved_generator_layout_switches_change_no_result(monkeypatch, layout):
+    # the pools, upsamples and output convolution run channels-last for speed on CPU; the
+    # outputs and gradients must be those of the plain operations, whatever the model's layout
+    import ganzoo_improved.networks as networks
+
+    torch.manual_seed(0)
+    gen = build("generators", "improved-generator", (32, 32), width=8, stem_skip=True)
+    gen = gen.to(memory_format=layout)
+    x = (torch.rand(2, 3, 32, 32) * 2 - 1).contiguous(memory_format=layout).requires_grad_()
+
+    def run():
+        gen.zero_grad()
+        x.grad = None
+        y = gen(x)
+        (y * torch.linspace(-1, 1, y.numel()).view_as(y)).sum().backward()
+        return y.detach(), x.grad, [p.grad.clone() for p in gen.parameters()]
+
+    fast = run()
+    monkeypatch.setattr(networks, "channels_last", lambda op, t: op(t))
+    plain = run()
+    torch.testing.assert_close(fast[0], plain[0], rtol=1e-4, atol=1e-5)
+    for a, b in zip([fast[1], *fast[2]], [plain[1], *plain[2]], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3 * b.abs().max().item())
+
+
 def test_improved_decoder_skips_are_not_drowned_out():
     # The decoder adds each encoder map to an upsampled, normalised deeper map. At initialisation
     # the skip must be of the same order as that map, or the decoder ignores the input's layout

@@ -276,7 +276,7 @@ KEY_VALUES = {
     "fid": ["fid"],
     "kid": ["kid"],
     "msssim": ["generated", "real"],
-    "toon-content": ["all", "hair_colour", "hair_style"],
+    "toon-content": ["all", "hair_colour", "eye_colour", "hair_style"],
     "toon-fid": ["toon-fid"],
 }
 
@@ -346,6 +346,7 @@ def curve_plot(
 
     images = np.array([r["images_seen"] for r in rows], dtype=float)
     metric, key = score
+    name_of_score = metric if key == metric else f"{metric} {key}"
     values = np.array([r["results"][metric][key] for r in rows])
     slope, intercept = np.polyfit(np.log10(images), values, 1)
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -359,14 +360,14 @@ def curve_plot(
         ax.axhline(target, color="grey", lw=0.8, label=f"target {target:g}")
     ax.set_xscale("log")
     ax.set_xlabel("training images seen")
-    ax.set_ylabel(f"{metric}: {key} (n={rows[0]['n']})")
+    ax.set_ylabel(f"{name_of_score} (n={rows[0]['n']})")
     ax.set_title(f"{name}: {rows[0]['label']}")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
     line = (
-        f"![curve]({path.name})\n\nFit: {metric} {key} = {intercept:.3g} {slope:+.3g} x "
+        f"![curve]({path.name})\n\nFit: {name_of_score} = {intercept:.4g} {slope:+.3g} x "
         "log10(images)."
     )
     if reach is not None:

@@ -70,3 +70,30 @@ def test_rows_from_several_workers_are_kept(search, tmp_path):
         (200, 130.0, True),
     ]
     assert search.load_rows(tmp_path) == rows
+
+
+@pytest.mark.parametrize(
+    ("score", "values", "target", "reaches"),
+    [
+        (("fid", "fid"), [160.0, 140.0, 120.0], 80.0, True),  # falling towards a lower target
+        (("fid", "fid"), [120.0, 140.0, 160.0], 80.0, False),  # rising away from it
+        (("toon-content", "all"), [0.2, 0.3, 0.4], 0.5, True),  # a score rising to its target
+    ],
+)
+def test_curves_extend_their_fit_only_towards_the_target(
+    search, tmp_path, score, values, target, reaches
+):
+    metric, key = score
+    rows = [
+        {"label": "x", "images_seen": 1000 * 2**i, "n": 100, "results": {metric: {key: v}}}
+        for i, v in enumerate(values)
+    ]
+    path = tmp_path / "curve.png"
+    text = search.curve_plot("exp", rows, score, path, target)
+    assert path.stat().st_size > 0
+    assert f"Fit: {metric if key == metric else f'{metric} {key}'} = " in text
+    assert (f"reaches {target:g} at about" in text) == reaches
+    if reaches:  # three points on a straight line in log2: the next doubling steps by the same
+        images = int(text.split("at about ")[1].split(" images")[0].replace(",", ""))
+        step = values[1] - values[0]
+        assert images == pytest.approx(4000 * 2 ** ((target - values[-1]) / step), rel=0.01)

@@ -67,6 +67,7 @@ EXPERIMENTS = {
             "ls width 32": {**LS, **WIDTH_32},
             "ls+augment width 32": {**LS, "augment": AUGMENT, **WIDTH_32},
             "ls+augment lr 2e-4": {**LS, "augment": AUGMENT, "lr_g": 2e-4, "lr_d": 2e-4},
+            "ls+augment no colour": {**LS, "augment": "translation,cutout"},
         },
     },
     "translator-toon": {
@@ -82,6 +83,9 @@ EXPERIMENTS = {
             "ls+augment": {**LS, "augment": AUGMENT},
             # eyes are two pixels wide at 32x32: eye colour is what toon-content misses most
             "ls+augment 64x64": {**LS, "augment": AUGMENT, "size": 64},
+            # its eye colours are shifted in brightness (yellow read as brown, red as pink):
+            # without DiffAugment's colour jitter the critic sees the exact palette
+            "ls+augment 64x64 no colour": {**LS, "augment": "translation,cutout", "size": 64},
             "ls+ema": {**LS, "ema": 0.999},
             "gp+ema": {"ema": 0.999},
             "gp+augment": {"augment": AUGMENT},
@@ -99,6 +103,11 @@ EXPERIMENTS = {
             "ema": {"ema": 0.999},
             "augment": {"augment": AUGMENT},
             "ema+augment": {"ema": 0.999, "augment": AUGMENT},
+            # the same images in 4x (2x) the updates: 64,000 images are only 1,000 steps at 64
+            "augment batch 16": {"augment": AUGMENT, "batch_size": 16},
+            "ema+augment batch 16": {"ema": 0.999, "augment": AUGMENT, "batch_size": 16},
+            "augment batch 32": {"augment": AUGMENT, "batch_size": 32},
+            "augment ls": {"augment": AUGMENT, "loss": "least-squares"},
         },
     },
     "wgan-anime": {
@@ -322,12 +331,15 @@ def write_docs(name: str, experiment: dict, rows: list[dict], args) -> None:
         "",
         f"![grid]({name}.jpg)",
     ]
-    if curve_rows:
-        curve_rows = sorted(curve_rows, key=lambda r: r["images_seen"])
-        text += ["", f"## Curve: {curve_rows[0]['label']}", "", table(name, experiment, curve_rows)]
+    labels = list(dict.fromkeys(r["label"] for r in curve_rows))  # in the order they first ran
+    for index, label in enumerate(labels):
+        points = sorted(
+            (r for r in curve_rows if r["label"] == label), key=lambda r: r["images_seen"]
+        )
+        text += ["", f"## Curve: {label}", "", table(name, experiment, points)]
         score = experiment.get("score", ("fid", "fid"))
-        path = docs / f"{name}-curve.png"
-        text += ["", curve_plot(name, curve_rows, score, path, args.target)]
+        path = docs / (f"{name}-curve.png" if index == 0 else f"{name}-curve-{index + 1}.png")
+        text += ["", curve_plot(name, points, score, path, args.target)]
     (docs / f"{name}.md").write_text("\n".join(text) + "\n")
     face_grid(experiment, search_rows, docs / f"{name}.jpg", args)
 
@@ -348,12 +360,14 @@ def curve_plot(
     metric, key = score
     name_of_score = metric if key == metric else f"{metric} {key}"
     values = np.array([r["results"][metric][key] for r in rows])
-    slope, intercept = np.polyfit(np.log10(images), values, 1)
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(images, values, "o-", label="measured")
     reach = None
+    fitted = len(rows) >= 2  # the first stage of a curve has nothing to fit yet
+    if fitted:
+        slope, intercept = np.polyfit(np.log10(images), values, 1)
     # the fit reaches the target only when it heads towards it: down for FID, up for scores
-    if target is not None and slope * (target - values[-1]) > 0:
+    if fitted and target is not None and slope * (target - values[-1]) > 0:
         reach = 10 ** ((target - intercept) / slope)
         xs = np.logspace(np.log10(images[0]), np.log10(max(reach, images[-1])), 50)
         ax.plot(xs, slope * np.log10(xs) + intercept, "--", label="fit, extended")
@@ -366,10 +380,9 @@ def curve_plot(
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    line = (
-        f"![curve]({path.name})\n\nFit: {name_of_score} = {intercept:.4g} {slope:+.3g} x "
-        "log10(images)."
-    )
+    line = f"![curve]({path.name})"
+    if fitted:
+        line += f"\n\nFit: {name_of_score} = {intercept:.4g} {slope:+.3g} x log10(images)."
     if reach is not None:
         line += (
             f" Extended, it reaches {target:g} at about {reach:,.0f} images seen; a straight "

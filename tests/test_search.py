@@ -97,3 +97,32 @@ def test_curves_extend_their_fit_only_towards_the_target(
         images = int(text.split("at about ")[1].split(" images")[0].replace(",", ""))
         step = values[1] - values[0]
         assert images == pytest.approx(4000 * 2 ** ((target - values[-1]) / step), rel=0.01)
+
+
+def test_each_curve_gets_its_own_section_and_plot(search, tmp_path, monkeypatch):
+    monkeypatch.setattr(search, "face_grid", lambda *a: None)  # needs trained runs
+
+    def row(label, images, fid):
+        results = {"fid": {"fid": fid}}
+        return {
+            "label": label,
+            "images_seen": images,
+            "train_seconds": 1.0,
+            "n": 100,
+            "results": results,
+            "curve": True,
+            "overrides": {},
+        }
+
+    rows = [row("a", 200, 130.0), row("a", 100, 140.0), row("b", 100, 150.0)]
+    args = type(
+        "Args", (), {"docs": str(tmp_path), "seed": 0, "threads": 1, "n": 100, "target": None}
+    )
+    experiment = {**search.EXPERIMENTS["dcgan-anime"], "metrics": ["fid"]}
+    search.write_docs("exp", experiment, rows, args)
+    text = (tmp_path / "exp.md").read_text()
+    first, second = text.split("## Curve: a")[1].split("## Curve: b")
+    assert "exp-curve.png" in first and "Fit: fid" in first
+    assert "exp-curve-2.png" in second and "Fit:" not in second  # one point: nothing to fit
+    assert (tmp_path / "exp-curve.png").stat().st_size > 0
+    assert (tmp_path / "exp-curve-2.png").stat().st_size > 0

@@ -111,6 +111,33 @@ def test_unknown_norm_fails():
 
 
 # parameter counts ------------------------------------------------------------------------------
+def test_minibatch_std_channel_is_the_spread_within_each_group():
+    from ganzoo_dcgan.networks import MinibatchStd
+
+    x = torch.randn(4, 3, 2, 2)
+    x[2] = x[0]  # groups of 2 pair image i with image i + 2
+    out = MinibatchStd(2)(x)
+    assert out.shape == (4, 4, 2, 2) and torch.equal(out[:, :3], x)
+    assert torch.all(out[[0, 2], 3] == 0)  # identical images: no spread
+    spread = ((x[1] - x[3]).abs() / 2).mean()
+    assert torch.allclose(out[[1, 3], 3], spread.expand(2, 2, 2))
+    # a batch that the group does not divide uses the largest group that does
+    assert MinibatchStd(4)(torch.randn(6, 3, 2, 2)).shape == (6, 4, 2, 2)
+
+
+def test_dcgan_discriminator_with_minibatch_std_trains():
+    gan = ganzoo.create("dcgan", size=32, batch_size=6, discriminator_args={"minibatch_std": 4})
+    assert gan.discriminator(torch.randn(6, 3, 32, 32)).shape == (6,)
+    stepper = Stepper(gan.configure_optimizers(), torch.device("cpu"), "fp32")
+    before = [p.clone() for p in gan.discriminator.parameters()]
+    gan.train_step({"target": torch.rand(6, 3, 32, 32) * 2 - 1}, 0, stepper)
+    assert all(
+        not torch.equal(a, b) for a, b in zip(before, gan.discriminator.parameters(), strict=True)
+    )
+    with pytest.raises(GanzooError, match="minibatch_std"):
+        ganzoo.create("dcgan", size=32, discriminator_args={"minibatch_std": 1})
+
+
 def test_dcgan_64_parameter_counts():
     # generator: 100 -> 512 (4x4 projection) -> 256 -> 128 -> 64 -> 3, BN after all but the last
     expected_g = (

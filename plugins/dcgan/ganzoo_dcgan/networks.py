@@ -32,6 +32,7 @@ because the losses take logits (BCE-with-logits, or a critic value for WGAN).
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from ganzoo.components import Discriminator, Generator
@@ -124,6 +125,31 @@ class DCGANGenerator(Generator):
         return self.net(z.view(z.shape[0], -1, 1, 1))
 
 
+class MinibatchStd(nn.Module):
+    """Appends one channel: the standard deviation of the features across groups of ``group``
+    images, averaged over features and positions (Karras et al. 2018, section 3). A batch of
+    near-identical fakes shows a low value that real batches never have, so the discriminator
+    can tell collapsed samples apart and the generator is pushed to vary them."""
+
+    def __init__(self, group: int):
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, c, h, w = x.shape
+        group = min(self.group, n)
+        while n % group:  # the last, smaller batch of an epoch
+            group -= 1
+        # image i is grouped with i + n/group, i + 2n/group, ...: any order works, this one
+        # needs no copy
+        spread = x.float().view(group, -1, c, h, w).std(dim=0, correction=0)
+        spread = spread.mean(dim=(1, 2, 3)).to(x.dtype)  # [n / group]
+        return torch.cat([x, spread.view(-1, 1, 1, 1).repeat(group, 1, h, w)], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"group={self.group}"
+
+
 class DCGANDiscriminator(Discriminator):
     """Images ``[N, channels, H, W]`` to one logit per image, shape ``[N]`` (no sigmoid).
 
@@ -133,14 +159,25 @@ class DCGANDiscriminator(Discriminator):
         width: channels of the first layer, doubled by each stride-2 layer after it.
         norm: "batch" (Radford et al.), "instance", "layer" or "none"; a WGAN-GP critic must not
             use "batch", since the gradient penalty is per sample.
+        minibatch_std: group size of a minibatch standard-deviation channel before the last
+            layer (ours, not in Radford et al.; 4 in Karras et al.); 0 leaves it out.
     """
 
     def __init__(
-        self, size: tuple[int, int], channels: int = 3, width: int = 64, norm: str = "batch"
+        self,
+        size: tuple[int, int],
+        channels: int = 3,
+        width: int = 64,
+        norm: str = "batch",
+        minibatch_std: int = 0,
     ):
         super().__init__()
         if norm not in NORMS:
             raise GanzooError(f"unknown norm {norm!r}; choose {', '.join(NORMS)}")
+        if minibatch_std < 0 or minibatch_std == 1:
+            raise GanzooError(
+                f"minibatch_std is a group size of 2 or more (0: off), got {minibatch_std}"
+            )
         base, k = base_map(size)
         biased = norm == "none"
         layers: list[nn.Module] = [
@@ -155,7 +192,9 @@ class DCGANDiscriminator(Discriminator):
                 nn.LeakyReLU(0.2, inplace=True),
             ]
             hidden *= 2
-        layers.append(nn.Conv2d(hidden, 1, kernel_size=base))
+        if minibatch_std:
+            layers.append(MinibatchStd(minibatch_std))
+        layers.append(nn.Conv2d(hidden + bool(minibatch_std), 1, kernel_size=base))
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
 

@@ -68,6 +68,8 @@ EXPERIMENTS = {
             "ls+augment width 32": {**LS, "augment": AUGMENT, **WIDTH_32},
             "ls+augment lr 2e-4": {**LS, "augment": AUGMENT, "lr_g": 2e-4, "lr_d": 2e-4},
             "ls+augment no colour": {**LS, "augment": "translation,cutout"},
+            "ls+augment identity 2": {**LS, "augment": AUGMENT, "lambda_identity": 2.0},
+            "ls+augment identity 5": {**LS, "augment": AUGMENT, "lambda_identity": 5.0},
         },
     },
     "translator-toon": {
@@ -86,6 +88,19 @@ EXPERIMENTS = {
             # its eye colours are shifted in brightness (yellow read as brown, red as pink):
             # without DiffAugment's colour jitter the critic sees the exact palette
             "ls+augment 64x64 no colour": {**LS, "augment": "translation,cutout", "size": 64},
+            # CycleGAN's identity loss is there to keep the input's colours
+            "ls+augment 64x64 identity 2": {
+                **LS,
+                "augment": AUGMENT,
+                "size": 64,
+                "lambda_identity": 2.0,
+            },
+            "ls+augment 64x64 identity 5": {
+                **LS,
+                "augment": AUGMENT,
+                "size": 64,
+                "lambda_identity": 5.0,
+            },
             "ls+ema": {**LS, "ema": 0.999},
             "gp+ema": {"ema": 0.999},
             "gp+augment": {"augment": AUGMENT},
@@ -96,7 +111,7 @@ EXPERIMENTS = {
         "data": "anime",
         "source": None,
         # the published recipe (now `reference`; the default became this search's winner)
-        "base": {"ema": 0.0, "augment": None},
+        "base": {"ema": 0.0, "augment": None, "batch_size": 64},
         "metrics": ["fid", "kid", "msssim"],
         "candidates": {
             "base": {},

@@ -75,8 +75,8 @@ LEAST_SQUARES_AUGMENTED = {
 SHIPPED = {
     ("dcgan", "default"): {
         **DCGAN,
-        "steps": 5000,
-        "ema": 0.999,
+        "batch_size": 16,
+        "steps": 20000,
         "augment": "color,translation,cutout",
     },
     ("dcgan", "reference"): {**DCGAN, "steps": 5000},

@@ -83,6 +83,7 @@ EXPERIMENTS = {
             "gp (old default)": {},
             "ls": LS,
             "ls+augment": {**LS, "augment": AUGMENT},
+            "ls+augment identity 5": {**LS, "augment": AUGMENT, "lambda_identity": 5.0},
             # eyes are two pixels wide at 32x32: eye colour is what toon-content misses most
             "ls+augment 64x64": {**LS, "augment": AUGMENT, "size": 64},
             # its eye colours are shifted in brightness (yellow read as brown, red as pink):

@@ -92,6 +92,11 @@ SHIPPED = {
     },
     ("wgan", "paper"): {**WGAN, **SECTION_5_2, "loss_args": {"clip_value": 0.01}, "n_critic": 5},
     ("improved", "default"): {**TRANSLATOR_32, **LEAST_SQUARES_AUGMENTED},
+    ("improved", "keep-colours"): {
+        **TRANSLATOR_32,
+        **LEAST_SQUARES_AUGMENTED,
+        "lambda_identity": 5.0,
+    },
     ("improved", "wasserstein"): {
         **TRANSLATOR_32,
         "loss": "wasserstein-gp",

@@ -149,6 +149,7 @@ for name in ("dcgan", "wgan"):  # the same candidates on CelebA's 5,000 faces
     EXPERIMENTS[f"{name}-celeba"] = {**EXPERIMENTS[f"{name}-anime"], "data": "celeba"}
 
 FACES = 8  # source images in every translator grid, the same for every candidate
+LOWER_IS_BETTER = {"fid", "kid", "toon-fid"}  # the metrics a curve may plot; the rest rise
 
 
 def merge(base: dict, extra: dict) -> dict:
@@ -389,8 +390,11 @@ def curve_plot(
     fitted = len(rows) >= 2  # the first stage of a curve has nothing to fit yet
     if fitted:
         slope, intercept = np.polyfit(np.log10(images), values, 1)
-    # the fit reaches the target only when it heads towards it: down for FID, up for scores
-    if fitted and target is not None and slope * (target - values[-1]) > 0:
+    # the fit is extended only to a target not yet reached that it heads towards: down for
+    # FID, up for scores
+    lower_is_better = metric in LOWER_IS_BETTER
+    ahead = target is not None and (values[-1] > target if lower_is_better else values[-1] < target)
+    if fitted and ahead and slope * (target - values[-1]) > 0:
         reach = 10 ** ((target - intercept) / slope)
         xs = np.logspace(np.log10(images[0]), np.log10(max(reach, images[-1])), 50)
         ax.plot(xs, slope * np.log10(xs) + intercept, "--", label="fit, extended")
@@ -406,6 +410,8 @@ def curve_plot(
     line = f"![curve]({path.name})"
     if fitted:
         line += f"\n\nFit: {name_of_score} = {intercept:.4g} {slope:+.3g} x log10(images)."
+    if target is not None and not ahead:
+        line += f" The last point is already at or past the target {target:g}."
     if reach is not None:
         line += (
             f" Extended, it reaches {target:g} at about {reach:,.0f} images seen; a straight "

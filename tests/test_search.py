@@ -78,6 +78,7 @@ def test_rows_from_several_workers_are_kept(search, tmp_path):
         (("fid", "fid"), [160.0, 140.0, 120.0], 80.0, True),  # falling towards a lower target
         (("fid", "fid"), [120.0, 140.0, 160.0], 80.0, False),  # rising away from it
         (("toon-content", "all"), [0.2, 0.3, 0.4], 0.5, True),  # a score rising to its target
+        (("toon-content", "all"), [0.6, 0.55, 0.52], 0.5, False),  # past it already, falling
     ],
 )
 def test_curves_extend_their_fit_only_towards_the_target(
@@ -93,6 +94,7 @@ def test_curves_extend_their_fit_only_towards_the_target(
     assert path.stat().st_size > 0
     assert f"Fit: {metric if key == metric else f'{metric} {key}'} = " in text
     assert (f"reaches {target:g} at about" in text) == reaches
+    assert ("already at or past the target" in text) == (values[-1] >= target and key == "all")
     if reaches:  # three points on a straight line in log2: the next doubling steps by the same
         images = int(text.split("at about ")[1].split(" images")[0].replace(",", ""))
         step = values[1] - values[0]

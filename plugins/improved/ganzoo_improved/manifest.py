@@ -32,7 +32,7 @@ MANIFEST = {
                 # skip the generators lose the input's layout (FID 236); without the identity
                 # loss (0.5, as in CycleGAN's photo<->painting runs) FID rose to 190. Adam 5e-4
                 # (2e-4: 143). Width 32 scored the same per FLOP (140 after 2,040 images) and
-                # runs those FLOPs about 1.7x faster at 64x64 (bf16: 2x), so it is the better
+                # runs those FLOPs 1.5x faster at 64x64 (bf16: 1.8x), so it is the better
                 # width per CPU-hour for 64x64 models; width 16 stays here to keep the main job
                 # within five minutes.
                 # For the full-size model pass --size 64 --set generator_args.width=64

@@ -51,7 +51,7 @@ def test_every_model_gets_one_row_with_its_budget(results):
     assert [r["label"] for r in rows] == ["source as-is", "dcgan", "improved-gp"]
     by_label = {r["label"]: r for r in rows}
     # the same number of target images, whatever the batch size
-    assert (by_label["dcgan"]["steps"], by_label["dcgan"]["batch"]) == (1, 64)
+    assert (by_label["dcgan"]["steps"], by_label["dcgan"]["batch"]) == (1, 16)
     assert (by_label["improved-gp"]["steps"], by_label["improved-gp"]["batch"]) == (2, 8)
     assert by_label["source as-is"]["steps"] == 0 and by_label["source as-is"]["grid"] is None
     names = {res["name"] for res in by_label["improved-gp"]["results"]}
@@ -74,7 +74,7 @@ def test_report_has_a_table_row_per_model_and_a_picture_per_trained_one(results)
     _, out, _ = results
     report = (out / "report.md").read_text()
     assert "| source as-is | - | - |" in report
-    assert "| dcgan | 1 x 64 |" in report and "| improved-gp | 2 x 8 |" in report
+    assert "| dcgan | 1 x 16 |" in report and "| improved-gp | 2 x 8 |" in report
     assert "](grids/dcgan-toon.jpg)" in report and "](grids/improved-gp-toon.jpg)" in report
     assert "source as-is on toon" not in report  # no grid for the unchanged images
 
@@ -96,7 +96,7 @@ def test_cards_get_one_results_section_before_limitations(results, tmp_path):
     for text in (card.read_text(), (entries / "dcgan-toon" / "README.md").read_text()):
         assert text.count("## Results") == 1
         assert text.index("## Model") < text.index("## Results") < text.index("## Limitations")
-        assert "| improved-gp | 2 x 8 |" in text and "| dcgan | 1 x 64 |" in text
+        assert "| improved-gp | 2 x 8 |" in text and "| dcgan | 1 x 16 |" in text
     assert "## Results" not in (cards / "improved-anime.md").read_text()
 
 

@@ -131,6 +131,12 @@ EXPERIMENTS = {
                 "batch_size": 16,
                 "discriminator_args": {"minibatch_std": 4},
             },
+            "ema+augment batch 16 mbstd": {
+                "ema": 0.999,
+                "augment": AUGMENT,
+                "batch_size": 16,
+                "discriminator_args": {"minibatch_std": 4},
+            },
         },
     },
     "wgan-anime": {

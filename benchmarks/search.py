@@ -87,7 +87,8 @@ EXPERIMENTS = {
             # eyes are two pixels wide at 32x32: eye colour is what toon-content misses most
             "ls+augment 64x64": {**LS, "augment": AUGMENT, "size": 64},
             # its eye colours are shifted in brightness (yellow read as brown, red as pink):
-            # without DiffAugment's colour jitter the critic sees the exact palette
+            # without DiffAugment's colour jitter the critic sees the exact palette (it changed
+            # nothing measurable; the identity weight below did)
             "ls+augment 64x64 no colour": {**LS, "augment": "translation,cutout", "size": 64},
             # CycleGAN's identity loss is there to keep the input's colours
             "ls+augment 64x64 identity 2": {

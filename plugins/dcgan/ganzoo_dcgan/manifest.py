@@ -25,8 +25,9 @@ MANIFEST = {
                 # 4,000 updates instead of 1,000. Generator EMA (0.999) lost at batch 16 (173),
                 # as did least squares (260), a minibatch-std channel (166) and both (151); EMA
                 # and the minibatch-std channel made the samples more varied (msssim 0.46-0.47
-                # against 0.53; real pairs 0.30). On CelebA's 5,000 faces at 12,800 images it did worse
-                # than the previous default (359 against 329; docs/search/dcgan-celeba.md).
+                # against 0.53; real pairs 0.30). On CelebA's 5,000 faces at 12,800 images it
+                # did worse than the previous default (359 against 329;
+                # docs/search/dcgan-celeba.md).
                 # 20,000 steps: the 320,000 images of the 5,000 steps of 64 before.
                 "default": {
                     **_COMPONENTS,

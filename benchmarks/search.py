@@ -115,6 +115,8 @@ EXPERIMENTS = {
         # the published recipe (now `reference`; the default became this search's winner)
         "base": {"ema": 0.0, "augment": None, "batch_size": 64},
         "metrics": ["fid", "kid", "msssim"],
+        # what its curve plots: the samples' diversity, the score the search falls short on
+        "score": ("msssim", "generated"),
         "candidates": {
             "base": {},
             "ema": {"ema": 0.999},
@@ -138,6 +140,16 @@ EXPERIMENTS = {
                 "batch_size": 16,
                 "discriminator_args": {"minibatch_std": 4},
             },
+            "augment batch 16 sn": {
+                "augment": AUGMENT,
+                "batch_size": 16,
+                "discriminator_args": {"norm": "none", "spectral_norm": True},
+            },
+            "augment batch 16 r1": {
+                "augment": AUGMENT,
+                "batch_size": 16,
+                "loss_args": {"r1_gamma": 1.0},
+            },
         },
     },
     "wgan-anime": {
@@ -156,7 +168,7 @@ for name in ("dcgan", "wgan"):  # the same candidates on CelebA's 5,000 faces
     EXPERIMENTS[f"{name}-celeba"] = {**EXPERIMENTS[f"{name}-anime"], "data": "celeba"}
 
 FACES = 8  # source images in every translator grid, the same for every candidate
-LOWER_IS_BETTER = {"fid", "kid", "toon-fid"}  # the metrics a curve may plot; the rest rise
+LOWER_IS_BETTER = {"fid", "kid", "toon-fid", "msssim"}  # the metrics a curve may plot; the rest rise
 
 
 def merge(base: dict, extra: dict) -> dict:

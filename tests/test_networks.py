@@ -393,6 +393,44 @@ def test_gradient_penalty_of_a_linear_critic():
     assert penalty.item() == pytest.approx(2.0 * (0.25 * math.sqrt(48) - 1) ** 2, rel=1e-5)
 
 
+@pytest.mark.parametrize("name", ["bce", "least-squares"])
+def test_r1_penalty_of_a_linear_discriminator(name):
+    class Linear(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Parameter(torch.full((3, 4, 4), 0.25))  # ||a||^2 = 48 / 16 = 3
+
+        def forward(self, x):
+            return (x * self.a).flatten(1).sum(1)
+
+    assert registry().build("losses", name).penalty(Linear(), None, None) is None  # off
+    disc = Linear()
+    loss = registry().build("losses", name, r1_gamma=2.0)
+    penalty = loss.penalty(disc, torch.randn(5, 3, 4, 4), torch.randn(5, 3, 4, 4))
+    assert penalty.item() == pytest.approx(2.0 / 2 * 3.0)
+    penalty.backward()  # it trains the discriminator: d/da (gamma / 2 ||a||^2) = gamma a
+    torch.testing.assert_close(disc.a.grad, torch.full((3, 4, 4), 0.5))
+    with pytest.raises(GanzooError, match="r1_gamma"):
+        registry().build("losses", name, r1_gamma=-1.0)
+
+
+def test_spectral_norm_bounds_every_discriminator_layer():
+    def largest_singular_values(disc):
+        convs = [m for m in disc.net if isinstance(m, nn.Conv2d)]
+        return torch.stack([torch.linalg.matrix_norm(m.weight.flatten(1), 2) for m in convs])
+
+    plain = build("discriminators", "dcgan-discriminator", (32, 32), width=8, norm="none")
+    assert torch.all(largest_singular_values(plain) < 0.5)  # N(0, 0.02) weights
+    disc = build(
+        "discriminators", "dcgan-discriminator", (32, 32), width=8, norm="none", spectral_norm=True
+    )
+    with torch.no_grad():
+        for _ in range(30):  # one power iteration per forward pass in training mode
+            disc(torch.randn(2, 3, 32, 32))
+        disc.eval()
+        torch.testing.assert_close(largest_singular_values(disc), torch.ones(4), atol=0.02, rtol=0)
+
+
 def test_gradient_penalty_refuses_batch_norm():
     loss = registry().build("losses", "wasserstein-gp")
     critic = build("discriminators", "wgan-critic", (32, 32), width=8)

@@ -79,6 +79,7 @@ def test_rows_from_several_workers_are_kept(search, tmp_path):
         (("fid", "fid"), [120.0, 140.0, 160.0], 80.0, False),  # rising away from it
         (("toon-content", "all"), [0.2, 0.3, 0.4], 0.5, True),  # a score rising to its target
         (("toon-content", "all"), [0.6, 0.55, 0.52], 0.5, False),  # past it already, falling
+        (("msssim", "generated"), [0.55, 0.5, 0.45], 0.4, True),  # diversity: lower is better
     ],
 )
 def test_curves_extend_their_fit_only_towards_the_target(
@@ -120,7 +121,7 @@ def test_each_curve_gets_its_own_section_and_plot(search, tmp_path, monkeypatch)
     args = type(
         "Args", (), {"docs": str(tmp_path), "seed": 0, "threads": 1, "n": 100, "target": None}
     )
-    experiment = {**search.EXPERIMENTS["dcgan-anime"], "metrics": ["fid"]}
+    experiment = {**search.EXPERIMENTS["dcgan-anime"], "metrics": ["fid"], "score": ("fid", "fid")}
     search.write_docs("exp", experiment, rows, args)
     text = (tmp_path / "exp.md").read_text()
     first, second = text.split("## Curve: a")[1].split("## Curve: b")

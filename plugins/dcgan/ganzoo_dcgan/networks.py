@@ -161,6 +161,9 @@ class DCGANDiscriminator(Discriminator):
             use "batch", since the gradient penalty is per sample.
         minibatch_std: group size of a minibatch standard-deviation channel before the last
             layer (ours, not in Radford et al.; 4 in Karras et al.); 0 leaves it out.
+        spectral_norm: divide every convolution's weight by its largest singular value, one
+            power iteration per step (Miyato et al. 2018, whose discriminators use no batch
+            norm: pair it with ``norm="none"``); not in Radford et al.
     """
 
     def __init__(
@@ -170,6 +173,7 @@ class DCGANDiscriminator(Discriminator):
         width: int = 64,
         norm: str = "batch",
         minibatch_std: int = 0,
+        spectral_norm: bool = False,
     ):
         super().__init__()
         if norm not in NORMS:
@@ -197,6 +201,10 @@ class DCGANDiscriminator(Discriminator):
         layers.append(nn.Conv2d(hidden + bool(minibatch_std), 1, kernel_size=base))
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
+        if spectral_norm:
+            for m in self.net:
+                if isinstance(m, nn.Conv2d):
+                    nn.utils.parametrizations.spectral_norm(m)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x).reshape(x.shape[0])

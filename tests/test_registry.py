@@ -232,6 +232,8 @@ def test_info_of_a_component_shows_its_arguments(capsys):
     code, out, err = run_main(["info", "wasserstein-gp"], capsys)
     assert "kind: loss\n" in out and "arguments:\n  gp_lambda: 10.0\n" in out
     code, out, err = run_main(["info", "bce"], capsys)
+    assert "arguments:\n  r1_gamma: 0.0\n" in out
+    code, out, err = run_main(["info", "fid"], capsys)
     assert "arguments: -" in out
 
 

@@ -150,6 +150,18 @@ EXPERIMENTS = {
                 "batch_size": 16,
                 "loss_args": {"r1_gamma": 1.0},
             },
+            # batch norm removes each batch's mean from the discriminator's features, the very
+            # thing that gives a batch of alike fakes away; layer norm judges each image alone
+            "augment batch 16 layer norm": {
+                "augment": AUGMENT,
+                "batch_size": 16,
+                "discriminator_args": {"norm": "layer"},
+            },
+            "augment batch 16 pack 2": {
+                "augment": AUGMENT,
+                "batch_size": 16,
+                "discriminator_args": {"pack": 2},
+            },
         },
     },
     "wgan-anime": {
@@ -168,7 +180,8 @@ for name in ("dcgan", "wgan"):  # the same candidates on CelebA's 5,000 faces
     EXPERIMENTS[f"{name}-celeba"] = {**EXPERIMENTS[f"{name}-anime"], "data": "celeba"}
 
 FACES = 8  # source images in every translator grid, the same for every candidate
-LOWER_IS_BETTER = {"fid", "kid", "toon-fid", "msssim"}  # the metrics a curve may plot; the rest rise
+# the metrics a curve may plot that fall as they improve; the rest rise
+LOWER_IS_BETTER = {"fid", "kid", "toon-fid", "msssim"}
 
 
 def merge(base: dict, extra: dict) -> dict:

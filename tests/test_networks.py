@@ -138,6 +138,22 @@ def test_dcgan_discriminator_with_minibatch_std_trains():
         ganzoo.create("dcgan", size=32, discriminator_args={"minibatch_std": 1})
 
 
+def test_packed_discriminator_scores_each_pack_of_images_together():
+    disc = build("discriminators", "dcgan-discriminator", (32, 32), width=8, pack=2)
+    disc.eval()  # batch norm from running statistics: each pack is scored on its own
+    x = torch.randn(6, 3, 32, 32)
+    scores = disc(x)
+    assert scores.shape == (3,)
+    y = x.clone()
+    y[1] = torch.randn(3, 32, 32)  # the second image of the first pack
+    changed = disc(y) != scores
+    assert changed.tolist() == [True, False, False]
+    with pytest.raises(GanzooError, match="packs of 2"):
+        disc(torch.randn(5, 3, 32, 32))
+    with pytest.raises(GanzooError, match="pack"):
+        build("discriminators", "dcgan-discriminator", (32, 32), pack=0)
+
+
 def test_dcgan_64_parameter_counts():
     # generator: 100 -> 512 (4x4 projection) -> 256 -> 128 -> 64 -> 3, BN after all but the last
     expected_g = (

@@ -101,7 +101,7 @@ def test_keeps_last_k_checkpoints(tmp_path):
 
 
 # the last case: a discriminator with state of its own (spectral norm's power-iteration
-# vectors) and a loss with a penalty (R1)
+# vectors) that scores packs of images, and a loss with a penalty (R1)
 @pytest.mark.parametrize(
     ("model", "extra"),
     [
@@ -111,7 +111,12 @@ def test_keeps_last_k_checkpoints(tmp_path):
         (
             "dcgan",
             {
-                "discriminator_args": {"width": 8, "norm": "none", "spectral_norm": True},
+                "discriminator_args": {
+                    "width": 8,
+                    "norm": "none",
+                    "spectral_norm": True,
+                    "pack": 2,
+                },
                 "loss_args": {"r1_gamma": 0.1},
             },
         ),

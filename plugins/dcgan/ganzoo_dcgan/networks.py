@@ -151,7 +151,8 @@ class MinibatchStd(nn.Module):
 
 
 class DCGANDiscriminator(Discriminator):
-    """Images ``[N, channels, H, W]`` to one logit per image, shape ``[N]`` (no sigmoid).
+    """Images ``[N, channels, H, W]`` to one logit per image, shape ``[N]`` (no sigmoid), or
+    per pack of ``pack`` images, shape ``[N / pack]``.
 
     Args:
         size: (H, W) of the images; see the module docstring for which sizes work.
@@ -164,6 +165,9 @@ class DCGANDiscriminator(Discriminator):
         spectral_norm: divide every convolution's weight by its largest singular value, one
             power iteration per step (Miyato et al. 2018, whose discriminators use no batch
             norm: pair it with ``norm="none"``); not in Radford et al.
+        pack: images judged together, stacked along the channels, one logit per pack (PacGAN,
+            Lin et al. 2018: a pack of near-identical fakes looks unlike any pack of real
+            images, which a single image cannot show); 1, off, in Radford et al.
     """
 
     def __init__(
@@ -174,6 +178,7 @@ class DCGANDiscriminator(Discriminator):
         norm: str = "batch",
         minibatch_std: int = 0,
         spectral_norm: bool = False,
+        pack: int = 1,
     ):
         super().__init__()
         if norm not in NORMS:
@@ -182,10 +187,13 @@ class DCGANDiscriminator(Discriminator):
             raise GanzooError(
                 f"minibatch_std is a group size of 2 or more (0: off), got {minibatch_std}"
             )
+        if pack < 1:
+            raise GanzooError(f"pack is the number of images judged together (1: off), got {pack}")
         base, k = base_map(size)
+        self.pack = pack
         biased = norm == "none"
         layers: list[nn.Module] = [
-            nn.Conv2d(channels, width, 4, 2, 1),
+            nn.Conv2d(channels * pack, width, 4, 2, 1),
             nn.LeakyReLU(0.2, inplace=True),
         ]
         hidden = width
@@ -207,4 +215,11 @@ class DCGANDiscriminator(Discriminator):
                     nn.utils.parametrizations.spectral_norm(m)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).reshape(x.shape[0])
+        n, c, h, w = x.shape
+        if n % self.pack:
+            raise GanzooError(
+                f"a batch of {n} images does not split into packs of {self.pack}; make the "
+                "batch size a multiple of discriminator_args.pack"
+            )
+        # consecutive images form a pack: batches are drawn in random order
+        return self.net(x.reshape(n // self.pack, self.pack * c, h, w)).reshape(n // self.pack)

@@ -162,14 +162,6 @@ EXPERIMENTS = {
                 "batch_size": 16,
                 "discriminator_args": {"pack": 2},
             },
-            # the two time-scale update rule (Heusel et al. 2017, their DCGAN on CelebA): a
-            # discriminator that keeps up with the generator, which then cycles less
-            "augment batch 16 ttur": {
-                "augment": AUGMENT,
-                "batch_size": 16,
-                "lr_d": 4e-4,
-                "lr_g": 1e-4,
-            },
         },
     },
     "wgan-anime": {

@@ -22,7 +22,7 @@ def r1_penalty(discriminator: nn.Module, real: torch.Tensor, gamma: float) -> to
         return gamma / 2 * grad.square().flatten(1).sum(1).mean()
 
 
-class R1Mixin(AdversarialLoss):
+class R1Regularized(AdversarialLoss):
     """Adds the R1 penalty with weight ``r1_gamma`` (0: off) to a loss."""
 
     def __init__(self, r1_gamma: float = 0.0):
@@ -37,7 +37,7 @@ class R1Mixin(AdversarialLoss):
         return f"r1_gamma={self.r1_gamma:g}" if self.r1_gamma else ""
 
 
-class BCELoss(R1Mixin):
+class BCELoss(R1Regularized):
     """Binary cross-entropy on discriminator logits.
 
     The discriminator minimises ``BCE(D(x), 1) + BCE(D(G(z)), 0)``; the generator minimises
@@ -60,7 +60,7 @@ class BCELoss(R1Mixin):
         return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
 
 
-class LeastSquaresLoss(R1Mixin):
+class LeastSquaresLoss(R1Regularized):
     """Least-squares GAN loss (Mao et al. 2017), the adversarial loss CycleGAN trains with.
 
     The discriminator minimises ``((D(x) - 1)^2 + D(G(z))^2) / 2``, the generator

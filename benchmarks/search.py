@@ -430,6 +430,7 @@ def curve_plot(
         reach = 10 ** ((target - intercept) / slope)
         xs = np.logspace(np.log10(images[0]), np.log10(max(reach, images[-1])), 50)
         ax.plot(xs, slope * np.log10(xs) + intercept, "--", label="fit, extended")
+    if target is not None:
         ax.axhline(target, color="grey", lw=0.8, label=f"target {target:g}")
     ax.set_xscale("log")
     ax.set_xlabel("training images seen")

@@ -30,7 +30,9 @@ class R1Regularized(AdversarialLoss):
             raise GanzooError(f"r1_gamma must be 0 (off) or positive, got {r1_gamma}")
         self.r1_gamma = float(r1_gamma)
 
-    def penalty(self, discriminator, real, fake):
+    def penalty(
+        self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor
+    ) -> torch.Tensor | None:
         return r1_penalty(discriminator, real, self.r1_gamma) if self.r1_gamma else None
 
     def extra_repr(self) -> str:

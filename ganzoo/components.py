@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ganzoo.errors import GanzooError
+
 
 class Generator(nn.Module):
     """Produces images in [-1, 1].
@@ -19,6 +21,15 @@ class Generator(nn.Module):
     """
 
     latent_dim: int | None = None
+
+    def features(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Feature maps ``[N, C_i, H_i, W_i]`` of the image-to-image generator's encoder, shallow
+        to deep, for losses that compare an input with its translation patch by patch (PatchNCE).
+        Generators that do not expose them raise ``GanzooError``."""
+        raise GanzooError(
+            f"{type(self).__name__} does not expose encoder features (Generator.features), "
+            "which PatchNCE needs; choose a generator that does, e.g. improved-generator"
+        )
 
 
 class Discriminator(nn.Module):

@@ -171,7 +171,8 @@ def evaluate(
     (default 64x64). ``source_data`` is a translator's source domain (default: the one ``data``
     names).
 
-    ``inception_weights`` overrides ``GANZOO_INCEPTION_WEIGHTS`` for fid, kid and is.
+    ``inception_weights`` overrides ``GANZOO_INCEPTION_WEIGHTS`` for the Inception metrics (fid,
+    kid, is, precision, recall, density, coverage), which share one feature pass per image set.
     """
     from ganzoo.devices import resolve_device
 
@@ -197,21 +198,44 @@ def evaluate(
         metric.check(context)  # a missing requirement fails before any image is made
 
     real_indices = draw_real(real_set, n, seed)
-    context.real_key = "|".join(
-        [
-            dataset_identity(real_set, data),
-            f"size={size[0]}x{size[1]}",
-            f"n={len(real_indices)}",
-            f"seed={seed}",
-            "draw=randperm-sorted",
-        ]
-    )
+    context.real_key = _real_key(real_set, data, size, len(real_indices), seed)
     real = load_images(real_set, real_indices)
     fake, made = make()
 
     results = [metric.compute(fake, real, context=context) for metric in metrics]
-    # how the two image sets were drawn, so that each result can be reproduced from its card
     real_text = f"{len(real)} of the {len(real_set)} images of {data}"
+    _add_draws(results, fake, real, real_text, made, size)
+    folder = _card_folder(model_or_images) if update_card and not scoring_images else None
+    if folder is not None:
+        from ganzoo.hub import update_card_metrics
+
+        update_card_metrics(folder, card_rows(results))
+    return results
+
+
+def _real_key(real_set: Any, data: str, size: tuple[int, int], n_real: int, seed: int) -> str:
+    """What names the drawn real images in the metrics cache of real-set statistics."""
+    return "|".join(
+        [
+            dataset_identity(real_set, data),
+            f"size={size[0]}x{size[1]}",
+            f"n={n_real}",
+            f"seed={seed}",
+            "draw=randperm-sorted",
+        ]
+    )
+
+
+def _add_draws(
+    results: list[MetricResult],
+    fake: torch.Tensor,
+    real: torch.Tensor,
+    real_text: str,
+    made: str,
+    size: tuple[int, int],
+) -> None:
+    """Adds to each result how the two image sets were drawn, so that it can be reproduced from
+    its card."""
     drawn = f"generated: {made}; real: {real_text} at {size[1]}x{size[0]}"
     for result in results:
         result.protocol = f"{result.protocol}; {drawn}"
@@ -222,12 +246,6 @@ def evaluate(
             "size": f"{size[1]}x{size[0]}",
             "resize": _resize_text(size),
         }
-    folder = _card_folder(model_or_images) if update_card and not scoring_images else None
-    if folder is not None:
-        from ganzoo.hub import update_card_metrics
-
-        update_card_metrics(folder, card_rows(results))
-    return results
 
 
 def _open_real(data, size, data_root, context):

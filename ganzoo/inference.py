@@ -18,13 +18,14 @@ from torchvision.utils import save_image
 from ganzoo.errors import GanzooError
 from ganzoo.files import atomic_write
 from ganzoo.loading import load
-from ganzoo.plots import save_grid, save_readable_grid
-from ganzoo.validate import check_memory, check_seed
+from ganzoo.models import check_truncation
+from ganzoo.plots import save_grid, save_readable_grid, upscale_factor
+from ganzoo.validate import check_count, check_memory, check_seed
 
 TRANSLATE_BATCH = 16
 
 
-def _refuse_existing(paths: list[Path], force: bool) -> None:
+def refuse_existing(paths: list[Path], force: bool) -> None:
     existing = [p for p in paths if p.exists()]
     if existing and not force:
         if len(existing) == 1:
@@ -48,34 +49,39 @@ def sample_to_path(
     device: str = "auto",
     force: bool = False,
     raw: bool = False,
+    truncation: float = 1.0,
 ) -> str:
     """``n`` samples of an unconditional model: a grid when ``output`` ends in .png, otherwise a
-    folder of ``sample-0000.png``, ... Returns what was written.
+    folder of ``sample-0000.png``, ... Returns what was written. ``truncation`` is psi, as in
+    ``UnconditionalGAN.sample``.
 
     A grid is for looking at, so it is enlarged (nearest neighbour) to at least 128 px per image
     unless ``raw``; the folder's files keep the model's own size, as data for other tools."""
     if n < 1:
         raise GanzooError(f"-n must be at least 1, got {n}")
     check_seed(seed)
+    check_truncation(truncation)
     # at the smallest size any model makes (8x8): an absurd -n is refused before its n file
     # names are listed; the model's own size is checked once it is loaded
     check_memory(f"-n {n}", n, (3, 8, 8), "cpu", "use a smaller -n")
     output = Path(output)
     grid = output.suffix.lower() == ".png"
     if grid:
-        _refuse_existing([output], force)
+        refuse_existing([output], force)
         targets = [output]
     else:
         if output.exists() and not output.is_dir():
             raise GanzooError(f"{output} is a file; give a folder or a .png path")
         digits = max(4, len(str(n - 1)))
         targets = [output / f"sample-{i:0{digits}d}.png" for i in range(n)]
-        _refuse_existing(targets, force)
+        refuse_existing(targets, force)
     gan = load(source, device=device)
     height, width = gan.image_size
     shape = (gan.channels, height, width)
     check_memory(f"-n {n} at {width}x{height}", n, shape, gan.device, "use a smaller -n")
-    images = gan.sample(n, seed=seed).cpu()
+    # psi only when asked: a plugin's own sample(n, seed), older than truncation, still works
+    options = {"truncation": truncation} if truncation != 1 else {}
+    images = gan.sample(n, seed=seed, **options).cpu()
     if grid:
         output.parent.mkdir(parents=True, exist_ok=True)
         nrow = max(1, round(math.sqrt(n)))
@@ -88,6 +94,84 @@ def sample_to_path(
         for image, path in zip(images, targets, strict=True):
             _save_png(image, path)
     return str(output)
+
+
+WALK_SUFFIXES = (".gif", ".mp4")
+STRIP_COLUMNS = 9  # images per row of a walk's still strip: both seeds and 7 between
+
+
+def interpolate_to_path(
+    source: str,
+    k: int,
+    output: str | os.PathLike,
+    seed: int = 0,
+    frames: int = 16,
+    fps: int = 16,
+    truncation: float = 1.0,
+    device: str = "auto",
+    force: bool = False,
+    raw: bool = False,
+) -> list[str]:
+    """A latent walk through the noise of seeds ``seed``, ``seed + 1``, ... ``seed + k - 1``
+    (``UnconditionalGAN.interpolate``, ``frames`` images per pair of seeds), written as an
+    animation (``output``: .gif, or .mp4 with the ``ganzoo[video]`` extra) at ``fps`` and a still
+    strip beside it (``output`` with .png: a row per pair of seeds, both ends included).
+    Returns the paths written. Both are enlarged to at least 128 px per image unless ``raw``."""
+    output = Path(output)
+    check_count(k, "--interpolate", low=2)
+    check_count(frames, "--frames")
+    check_count(fps, "--fps")
+    check_seed(seed)
+    check_seed(seed + k - 1, "the walk's last seed")
+    check_truncation(truncation)
+    suffix = output.suffix.lower()
+    if suffix not in WALK_SUFFIXES:
+        raise GanzooError(f"-o {output}: a walk is written as .gif or .mp4, with a .png strip")
+    if suffix == ".mp4":
+        from ganzoo.video import require_av
+
+        require_av()  # before the model loads
+    strip = output.with_suffix(".png")
+    refuse_existing([output, strip], force)
+    gan = load(source, device=device)
+    total = (k - 1) * frames + 1
+    shape = (gan.channels, *gan.image_size)
+    check_memory(f"a walk of {total} frames", total, shape, gan.device, "use a smaller --frames")
+    seeds = list(range(seed, seed + k))
+    walk = gan.interpolate(seeds, frames=frames, truncation=truncation).cpu()
+    scale = 1 if raw else upscale_factor(*walk.shape[-2:])
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".mp4":
+        from ganzoo.video import write_video
+
+        write_video(output, to_uint8(walk, scale), fps)
+    else:
+        _save_gif(to_uint8(walk, scale), output, fps)
+    columns = torch.linspace(0, frames, min(frames, STRIP_COLUMNS - 1) + 1).round().long()
+    rows = torch.cat([walk[i * frames + columns] for i in range(k - 1)])
+    save_grid(rows, strip, len(columns), scale)
+    return [str(output), str(strip)]
+
+
+def to_uint8(images: torch.Tensor, scale: int = 1) -> torch.Tensor:
+    """[0, 1] images ``[N, C, H, W]`` as uint8, rounded as ``save_image`` rounds, every pixel
+    repeated ``scale`` times each way (nearest neighbour: no blur is invented)."""
+    out = images.float().mul(255).add(0.5).clamp(0, 255).to(torch.uint8)
+    return out.repeat_interleave(scale, dim=-2).repeat_interleave(scale, dim=-1)
+
+
+def _save_gif(frames: torch.Tensor, path: Path, fps: int) -> None:
+    """uint8 frames ``[N, 3, H, W]`` as an animated GIF that loops forever."""
+    pictures = [Image.fromarray(frame.permute(1, 2, 0).numpy()) for frame in frames]
+    # GIF counts in hundredths of a second (16 fps: 6 of them, 60 ms), and browsers slow frames
+    # shorter than 2 of them to 100 ms, so faster rates are capped at 50 fps
+    duration = 10 * max(2, round(100 / fps))
+    atomic_write(
+        path,
+        lambda tmp: pictures[0].save(
+            tmp, "GIF", save_all=True, append_images=pictures[1:], duration=duration, loop=0
+        ),
+    )
 
 
 def _is_image_name(path: Path) -> bool:
@@ -152,31 +236,13 @@ def _output_names(files: list[Path]) -> list[str]:
     return names
 
 
-def translate_paths(
-    source: str,
-    inputs: list[str],
-    output_dir: str | os.PathLike,
-    reverse: bool = False,
-    device: str = "auto",
-    force: bool = False,
-) -> list[str]:
-    """Translates image files (or the images in folders) with an image-to-image model.
-
-    Each image (any size and mode) is read as RGB, cropped and resized to the model's image size
-    as the training data of its side was (``input_crop``), and written as
-    ``OUTPUT_DIR/<input stem>.png``.
-    Unreadable files are skipped with one warning that counts them.
-    """
-    files = _input_files(inputs)
-    output_dir = Path(output_dir)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise GanzooError(f"{output_dir} is a file, not a folder")
-    targets = [output_dir / name for name in _output_names(files)]
-    _refuse_existing(targets, force)
-    gan = load(source, device=device)
+def _translate_files(
+    gan, files: list[Path], targets: list[Path], output_dir: Path, reverse: bool
+) -> tuple[list[str], list[Path]]:
+    """Translates each readable file of ``files`` with the model ``gan`` into its PNG in
+    ``targets``, in batches: (the files written, the inputs skipped as unreadable)."""
     size = tuple(gan.image_size)
     crop = input_crop(gan.config, reverse)
-
     written: list[str] = []
     skipped: list[Path] = []
     batch: list[tuple[torch.Tensor, Path]] = []
@@ -202,6 +268,37 @@ def translate_paths(
         if len(batch) == TRANSLATE_BATCH:
             flush()
     flush()
+    return written, skipped
+
+
+def translate_paths(
+    source: str,
+    inputs: list[str],
+    output_dir: str | os.PathLike,
+    reverse: bool = False,
+    device: str = "auto",
+    force: bool = False,
+) -> list[str]:
+    """Translates image files (or the images in folders) with an image-to-image model.
+
+    Each image (any size and mode) is read as RGB, cropped and resized to the model's image size
+    as the training data of its side was (``input_crop``), and written as
+    ``OUTPUT_DIR/<input stem>.png``.
+    Unreadable files are skipped with one warning that counts them.
+    """
+    files = _input_files(inputs)
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise GanzooError(f"{output_dir} is a file, not a folder")
+    targets = [output_dir / name for name in _output_names(files)]
+    refuse_existing(targets, force)
+    gan = load(source, device=device)
+    written, skipped = _translate_files(gan, files, targets, output_dir, reverse)
+    if not written:  # every input unreadable: a success message would hide it
+        raise GanzooError(
+            f"none of the {len(files)} input file(s) is a readable image (e.g. {skipped[0]}); "
+            "nothing written"
+        )
     if skipped:
         warnings.warn(
             f"skipped {len(skipped)} of {len(files)} input file(s) that are not readable images "

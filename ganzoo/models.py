@@ -13,6 +13,8 @@ of ``GAN``) as their model's builder; nothing here knows about any particular pl
 from __future__ import annotations
 
 import copy
+import math
+import numbers
 import random
 from typing import Any
 
@@ -27,7 +29,13 @@ from ganzoo.errors import GanzooError
 from ganzoo.optim import Stepper, make_optimizer
 from ganzoo.recipes import parse_size, resolve_recipe
 from ganzoo.registry import registry
-from ganzoo.validate import check_component_args, check_ranges, check_recipe
+from ganzoo.validate import (
+    check_component_args,
+    check_count,
+    check_ranges,
+    check_recipe,
+    check_seed,
+)
 
 
 def ema_average(decay: float, warmup: bool):
@@ -185,16 +193,19 @@ class GAN(nn.Module):
         """Images in [0, 1] for a grid, from ``preview_inputs``."""
         raise NotImplementedError
 
-    def sample(self, n: int, seed: int | None = None) -> torch.Tensor:
-        article = "an" if self.task[:1] in "aeiou" else "a"  # an unconditional model
-        raise GanzooError(
-            f"{self.config['model']} is {article} {self.task} model; it has no sample()"
-        )
+    def sample(self, n: int, seed: int | None = None, truncation: float = 1.0) -> torch.Tensor:
+        raise self._lacks("sample")
+
+    def interpolate(self, seeds: list[int], frames: int = 16, truncation: float = 1.0):
+        raise self._lacks("interpolate")
 
     def translate(self, images: torch.Tensor, reverse: bool = False) -> torch.Tensor:
+        raise self._lacks("translate")
+
+    def _lacks(self, method: str) -> GanzooError:
         article = "an" if self.task[:1] in "aeiou" else "a"  # an unconditional model
-        raise GanzooError(
-            f"{self.config['model']} is {article} {self.task} model; it has no translate()"
+        return GanzooError(
+            f"{self.config['model']} is {article} {self.task} model; it has no {method}()"
         )
 
     # publishing, in the manner of huggingface_hub's PyTorchModelHubMixin ----------------------
@@ -281,15 +292,68 @@ class UnconditionalGAN(GAN):
         return to_unit(self.generator(inputs.to(self.device)))
 
     @torch.no_grad()
-    def sample(self, n: int, seed: int | None = None) -> torch.Tensor:
-        """``n`` images as a float tensor ``[n, 3, H, W]`` in [0, 1]."""
+    def sample(self, n: int, seed: int | None = None, truncation: float = 1.0) -> torch.Tensor:
+        """``n`` images as a float tensor ``[n, 3, H, W]`` in [0, 1].
+
+        ``truncation`` (psi) scales the noise toward its mean, 0: z' = psi * z. Below 1 it trades
+        variety for typical, cleaner images; 1 leaves the noise as it is."""
+        check_truncation(truncation)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        return self._generate(self.noise(n, gen) * truncation)
+
+    @torch.no_grad()
+    def interpolate(
+        self, seeds: list[int], frames: int = 16, truncation: float = 1.0
+    ) -> torch.Tensor:
+        """A latent walk through the noise of ``seeds`` (each seed's noise is that of
+        ``sample(1, seed)``): ``frames`` images from each seed toward the next, then the last
+        seed's image, so ``[(len(seeds) - 1) * frames + 1, 3, H, W]`` in [0, 1]. The noise is
+        standard normal, so the path is spherical (slerp): a straight line would pass through
+        noise of unusually small norm, which the generator rarely saw in training."""
+        check_truncation(truncation)
+        if len(seeds) < 2:
+            raise GanzooError(f"a walk needs at least 2 seeds, got {len(seeds)}")
+        check_count(frames, "frames")
+        latent = self.generator.latent_dim
+        seeds = [check_seed(s, "seed") for s in seeds]
+        points = [torch.randn(1, latent, generator=torch.Generator().manual_seed(s)) for s in seeds]
+        steps = torch.arange(frames, dtype=torch.float32) / frames
+        path = [slerp(a, b, steps) for a, b in zip(points, points[1:], strict=False)]
+        noise = torch.cat([*path, points[-1]]) * truncation
+        # in batches: a long walk need not fit in memory at once
+        parts = [self._generate(z.to(self.device)) for z in noise.split(WALK_BATCH)]
+        return torch.cat(parts)
+
+    def _generate(self, noise: torch.Tensor) -> torch.Tensor:
         was_training = self.generator.training
         self.generator.eval()
         try:
-            return to_unit(self.generator(self.noise(n, gen)))
+            return to_unit(self.generator(noise))
         finally:
             self.generator.train(was_training)
+
+
+WALK_BATCH = 64  # generator inputs per call in interpolate()
+
+
+def check_truncation(psi: float) -> None:
+    """psi must be a finite number above 0: 0 makes every image the mean's, and a negative psi
+    only mirrors standard normal noise. Above 1 is allowed (more variety, more artefacts)."""
+    if isinstance(psi, bool) or not isinstance(psi, numbers.Real) or not 0 < psi < math.inf:
+        raise GanzooError(
+            f"truncation must be a number above 0 (1: none; lower: less variety), got {psi}"
+        )
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation from ``a`` to ``b`` (each ``[1, D]``) at the fractions ``t``:
+    ``[len(t), D]``. Nearly parallel vectors fall back to a straight line (sin(angle) ~ 0)."""
+    cos = F.cosine_similarity(a, b).clamp(-1, 1)
+    angle = torch.acos(cos)
+    t = t[:, None]
+    if torch.sin(angle).abs() < 1e-6:
+        return a + (b - a) * t
+    return (torch.sin((1 - t) * angle) * a + torch.sin(t * angle) * b) / torch.sin(angle)
 
 
 class ImagePool(nn.Module):
@@ -368,15 +432,30 @@ class CycleGAN(GAN):
         return {"generator": self.generator, "generator_reverse": self.generator_reverse}
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        generators = [*self.generator.parameters(), *self.generator_reverse.parameters()]
-        discriminators = [
-            *self.discriminator_source.parameters(),
-            *self.discriminator_target.parameters(),
-        ]
+        generators = [p for net in self.generator_side() for p in net.parameters()]
+        discriminators = [p for net in self.discriminator_side() for p in net.parameters()]
         return {
             "generators": make_optimizer(generators, self.recipe, self.recipe["lr_g"]),
             "discriminators": make_optimizer(discriminators, self.recipe, self.recipe["lr_d"]),
         }
+
+    # what a subclass may extend: more networks on either side, and more loss terms
+    def generator_side(self) -> list[nn.Module]:
+        """The networks the generators' optimizer trains."""
+        return [self.generator, self.generator_reverse]
+
+    def discriminator_side(self) -> list[nn.Module]:
+        """The networks the discriminators' optimizer trains (frozen while the generators step)."""
+        return [self.discriminator_source, self.discriminator_target]
+
+    def extra_discriminator_loss(self, batch, fakes) -> torch.Tensor | None:
+        """Terms added to the discriminators' loss; ``fakes`` holds the step's detached
+        translations, ``fake_target`` and ``fake_source``."""
+        return None
+
+    def extra_generator_loss(self, batch, fakes) -> torch.Tensor | None:
+        """Terms added to the generators' loss; ``fakes`` holds the step's translations."""
+        return None
 
     def train_step(self, batch, step, stepper):
         x, y = batch["source"], batch["target"]
@@ -390,18 +469,22 @@ class CycleGAN(GAN):
             pooled_x = augmented(self.pool_source.query(fake_x))
             loss_d = loss.discriminator_loss(d_y(real_y), d_y(pooled_y))
             loss_d = loss_d + loss.discriminator_loss(d_x(real_x), d_x(pooled_x))
+            detached = {"fake_target": fake_y.detach(), "fake_source": fake_x.detach()}
+            extra = self.extra_discriminator_loss(batch, detached)
+            if extra is not None:
+                loss_d = loss_d + extra
         for disc, real, fake in ((d_y, real_y, pooled_y), (d_x, real_x, pooled_x)):
             penalty = loss.penalty(disc, real, fake)
             if penalty is not None:
                 loss_d = loss_d + penalty
         stepper.step("discriminators", loss_d)
-        loss.after_discriminator_step(d_x)
-        loss.after_discriminator_step(d_y)
+        for disc in self.discriminator_side():
+            loss.after_discriminator_step(disc)
         logs = {"loss_d": loss_d.detach()}
 
         if (step + 1) % int(self.recipe["n_critic"]) == 0:
-            d_x.requires_grad_(False)
-            d_y.requires_grad_(False)
+            for disc in self.discriminator_side():
+                disc.requires_grad_(False)
             lambda_cycle = float(self.recipe["lambda_cycle"])
             lambda_identity = float(self.recipe["lambda_identity"])
             with stepper.autocast():
@@ -417,9 +500,14 @@ class CycleGAN(GAN):
                         self.generator_reverse(x), x
                     )
                     loss_g = loss_g + lambda_cycle * lambda_identity * identity
+                extra = self.extra_generator_loss(
+                    batch, {"fake_target": fake_y, "fake_source": fake_x}
+                )
+                if extra is not None:
+                    loss_g = loss_g + extra
             stepper.step("generators", loss_g)
-            d_x.requires_grad_(True)
-            d_y.requires_grad_(True)
+            for disc in self.discriminator_side():
+                disc.requires_grad_(True)
             logs.update(loss_g=loss_g.detach(), loss_cycle=cycle.detach())
         return logs
 

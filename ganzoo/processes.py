@@ -6,11 +6,20 @@ construction. Buffers are not trained: BatchNorm's running statistics follow eac
 batches and drift apart. As DistributedDataParallel (``broadcast_buffers``) and StyleGAN2-ADA's
 loop do, every buffer is copied from rank 0 after each step, and parameters and buffers from rank
 0 once at the start. ``check_in_sync`` compares them across processes before a checkpoint.
+
+Random draws (noise, augmentations) must differ between processes: with one seed everywhere every
+process would draw the same noise, and the generator would learn from the local batch's worth of
+distinct samples, not the global batch's. Rank 0 keeps the run's own random stream, so one
+process trains exactly as before; the others draw from a stream seeded by (seed, step, rank)
+before each step, so a resumed run draws what the uninterrupted one did although a checkpoint
+holds rank 0's generators only (``reseed``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import random
 from dataclasses import dataclass
 
 import torch
@@ -57,6 +66,16 @@ class Processes:
     def stop(self) -> None:
         if self.several and dist.is_initialized():
             dist.destroy_process_group()
+
+    def reseed(self, seed: int, step: int) -> None:
+        """Before each step, on every rank but 0: torch's and Python's random generators seeded
+        from (seed, step, rank) (module docstring)."""
+        if self.rank == 0:
+            return
+        digest = hashlib.sha256(f"{seed}/{step}/{self.rank}".encode()).digest()
+        value = int.from_bytes(digest[:8], "little")
+        torch.manual_seed(value)
+        random.seed(value)
 
     # keeping the copies identical -------------------------------------------------------------
     def share_weights(self, model: torch.nn.Module) -> None:

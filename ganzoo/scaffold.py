@@ -18,6 +18,7 @@ from ganzoo.errors import GanzooError
 
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 
+# ganzoo is published as ganzoo-core: "ganzoo" on PyPI is an unrelated project
 PYPROJECT = """\
 [build-system]
 requires = ["hatchling>=1.21"]
@@ -30,7 +31,7 @@ description = "The {{name}} GAN for ganzoo."
 readme = "README.md"
 requires-python = ">=3.11"
 license = "MIT"
-dependencies = ["ganzoo>={{ganzoo_version}}"]
+dependencies = ["ganzoo-core>={{ganzoo_version}}"]
 
 [project.optional-dependencies]
 test = ["pytest>=8"]
@@ -493,7 +494,7 @@ What it cannot do; the biases of its training data.
 README = """\
 # ganzoo-{{name}}
 
-The `{{name}}` GAN as a [ganzoo](https://pypi.org/project/ganzoo/) plugin: {{what}}.
+The `{{name}}` GAN as a [ganzoo](https://pypi.org/project/ganzoo-core/) plugin: {{what}}.
 
 ```bash
 pip install -e .                            # then:

@@ -1,5 +1,9 @@
 """The step log of a training run: losses averaged between log points, checked for nan and inf,
-and written as rows of ``metrics.csv``, TensorBoard scalars and the progress bar's figures."""
+and written as rows of ``metrics.csv``, TensorBoard scalars and the progress bar's figures.
+
+When stderr is no terminal (nohup, CI, a pipe) there is no bar, whose redraws would fill a log
+file; a plain progress line is printed instead, at each tenth of the run and at least every
+``PROGRESS_SECONDS``, so that a long run is never silent between its first and last line."""
 
 from __future__ import annotations
 
@@ -15,6 +19,9 @@ from tqdm import tqdm
 
 from ganzoo.errors import GanzooError
 from ganzoo.threads import SlowdownWatch
+
+PROGRESS_SECONDS = 30.0  # without a terminal: a progress line at least this often...
+PROGRESS_PARTS = 10  # ...and at each tenth of the run
 
 
 class MetricsLog:
@@ -66,16 +73,20 @@ class StepLog:
 
             self.csv = MetricsLog(run_dir / "metrics.csv", loss_keys, start if resumed else None)
             self.board = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start or None)
+        shown = not quiet and run_dir is not None
+        terminal = sys.stderr.isatty()
         self.bar = tqdm(
             total=total,
             initial=start,
             unit="step",
             dynamic_ncols=True,
-            disable=quiet or run_dir is None or not sys.stderr.isatty(),
+            disable=not (shown and terminal),
         )
+        self.lines = shown and not terminal  # progress lines instead of the bar
         self.watch = SlowdownWatch(torch.get_num_threads())
-        self.t_start = self.t_span = time.perf_counter()
-        self.span_start = start
+        self.t_start = self.t_span = self.t_line = time.perf_counter()
+        self.start = self.step = self.span_start = self.line_step = start
+        self.total = total
 
     def add(self, logs: dict[str, torch.Tensor]) -> None:
         """One step's losses, kept as tensors: reading them (``item``) would wait for the device."""
@@ -83,6 +94,30 @@ class StepLog:
             self.sums[key] = self.sums[key] + value if key in self.sums else value.float()
             self.counts[key] = self.counts.get(key, 0) + 1
         self.bar.update(1)
+        self.step += 1
+        if self.lines and self._line_due():
+            self._progress_line()
+
+    def _line_due(self) -> bool:
+        if time.perf_counter() - self.t_line >= PROGRESS_SECONDS:
+            return True
+        part = self.step * PROGRESS_PARTS // self.total
+        return part > self.line_step * PROGRESS_PARTS // self.total
+
+    def _progress_line(self) -> None:
+        """One line: step, images/s since the last line, the losses since the last log point
+        (reading them waits for the device, at most this often) and the time left."""
+        now = time.perf_counter()
+        rate = (self.step - self.line_step) * self.batch_size / max(now - self.t_line, 1e-9)
+        left = (self.total - self.step) * (now - self.t_start) / (self.step - self.start)
+        losses = " ".join(f"{k} {(self.sums[k] / self.counts[k]).item():.4g}" for k in self.sums)
+        print(
+            f"step {self.step}/{self.total} ({100 * self.step // self.total}%), "
+            f"{rate:.1f} img/s, {losses}, ETA {_duration(left)}",
+            file=sys.stderr,
+            flush=True,
+        )
+        self.t_line, self.line_step = now, self.step
 
     def close_span(self, step: int, write: bool, last_good: Path | None) -> None:
         means = {k: (self.sums[k] / self.counts[k]).item() for k in self.sums}
@@ -124,3 +159,9 @@ class StepLog:
         self.bar.close()
         if self.board is not None:
             self.board.close()
+
+
+def _duration(seconds: float) -> str:
+    """H:MM:SS."""
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"

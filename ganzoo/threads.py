@@ -1,14 +1,24 @@
 """How many CPU threads torch trains with, and a warning when the CPU is taken away.
 
-On a small machine torch's OpenMP threads spin while they wait for each other. When another
-process holds a core, every parallel region waits for a thread that is not running: measured on
-2 cores, one busy process made the translator's steps 3.4x slower with 2 threads, while 1
-thread ran as fast as 2 on an idle machine. So ``--threads auto`` (the default) counts the cores
-this process may use (capped by ``OMP_NUM_THREADS`` when set) and the cores other processes keep
-busy right now, and uses the rest (at least one). The count is chosen once, when a run starts,
-and recorded in its config.json: changing it mid-run would change the floating-point summation
-order, and a resumed run must repeat the original's arithmetic bit for bit. When the CPU is taken
-away later, one line says so.
+Two facts fix the design. On a small machine torch's OpenMP threads spin while they wait for each
+other: when another process holds a core, every parallel region waits for a thread that is not
+running (measured on 2 cores: one busy process made the translator's steps 3.4x slower with 2
+threads, while 1 thread ran as fast as 2 on an idle machine). And the thread count changes the
+floating-point summation order, so 1 and 2 threads train different weights from the same seed
+(after 6 DCGAN steps, 22 of its 36 tensors differed).
+
+``--threads auto`` (the default) therefore depends on the machine only, never on the moment: half
+the cores this process may use (its CPU affinity and cgroup quota), shared among the processes
+torchrun starts on this machine, capped by ``OMP_NUM_THREADS`` when set, at least one. Half leaves
+room for another job, a browser or the data loader, so that a thread rarely waits for a core; on
+the 2-core machines the zoo trains on it is the one thread that runs as fast as two. An earlier
+design counted the cores other processes kept busy in the 0.3 s before a run, which kept the
+speed under contention but made a seed's weights depend on what else ran at that moment. The
+model does not enter: it is fixed by the command, but no measurement here ties a count to a model.
+
+The count is chosen once, when a run starts, and recorded in its config.json: a resumed run must
+repeat the original's arithmetic bit for bit. When other processes keep the cores busy at the
+start, or the CPU is taken away later, one line says so; neither changes the count.
 """
 
 from __future__ import annotations
@@ -77,24 +87,31 @@ def parse_threads(value: str | int | None) -> int | None:
     return count
 
 
-def choose_threads(requested: int | None) -> tuple[int, str | None]:
-    """(threads, a line to show or None): ``requested`` as given, else the free cores."""
-    if requested is not None:
-        return requested, None
-    cpus = available_cpus()
+def auto_threads() -> int:
+    """What ``--threads auto`` resolves to: half the cores this process may use, shared among
+    torchrun's processes on this machine, capped by ``OMP_NUM_THREADS``; at least one."""
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+    threads = available_cpus() // 2 // max(1, local_processes)
     limit = os.environ.get("OMP_NUM_THREADS", "")
     if limit.isdigit() and int(limit) > 0:  # the user's own cap stays a cap
-        cpus = min(cpus, int(limit))
-    busy = busy_elsewhere() if cpus > 1 else 0.0
-    if busy is None:
-        return cpus, None
+        threads = min(threads, int(limit))
+    return max(1, threads)
+
+
+def choose_threads(requested: int | None) -> tuple[int, str | None]:
+    """(threads, a line to show or None): ``requested`` as given, else ``auto_threads``. The
+    line says when other processes leave fewer free cores than that; the count stays."""
+    if requested is not None:
+        return requested, None
+    threads, cpus = auto_threads(), available_cpus()
+    busy = busy_elsewhere() if cpus > 1 else None
     # a core counts as taken when other processes keep it busy more than half the time
-    free = max(1, cpus - math.floor(busy + 0.5))
-    if free == cpus:
-        return cpus, None
-    return free, (
-        f"other processes keep {busy:.1f} of {cpus} cores busy: training with {free} torch "
-        f"thread{'s' if free > 1 else ''} (--threads N to choose)"
+    if busy is None or cpus - math.floor(busy + 0.5) >= threads:
+        return threads, None
+    return threads, (
+        f"other processes keep {busy:.1f} of {cpus} cores busy: training may be slow (auto keeps "
+        f"{threads} torch thread{'s' if threads > 1 else ''} whatever the load, so that a seed "
+        "gives the same weights; --threads N to choose)"
     )
 
 

@@ -149,6 +149,7 @@ def _loop(s: Session, run: RunDirectory | None) -> None:
         with _stop_on_signals() as stop:
             while step < s.total and not stopping:
                 batch = {role: _to_device(next(it), s.device) for role, it in s.loaders.items()}
+                s.procs.reseed(int(s.run_info["seed"]), step)  # each process draws its own noise
                 logs = model.train_step(batch, step, s.stepper)
                 s.stepper.update()
                 model.update_ema()
@@ -317,8 +318,10 @@ def _settings(
         return run_dir, config, config["run"]
     check_seed(options.seed)
     config = make_config(options.model, options.recipe, options.overrides)
-    # --out as given (checked now, claimed when the first file is written), or a default name
-    check_new_run_dir(options.out)
+    # --out as given (checked now, claimed when the first file is written), or a default name;
+    # only rank 0 writes there, and on a shared disk the others could see its first files
+    if procs.is_main:
+        check_new_run_dir(options.out)
     run_dir = Path(options.out) if options.out else default_run_dir(options.model, options.data)
     run_info = {
         "data": options.data,
@@ -353,7 +356,8 @@ def _device_name(device: torch.device) -> str:
 
 def _set_threads(options: TrainOptions, run_info: dict[str, Any], quiet: bool) -> int:
     """Sets torch's CPU threads: ``--threads``, else what the resumed run used (the same
-    summation order, so resume stays bit-identical), else the cores free now."""
+    summation order, so resume stays bit-identical), else ``auto``: a count fixed by the
+    machine, never by its load, so that a seed gives the same weights (``ganzoo.threads``)."""
     requested = options.threads or (run_info.get("threads") if options.resume else None)
     threads, note = choose_threads(requested)
     if note and not quiet:

@@ -56,6 +56,30 @@ CORE = "ganzoo"  # the origin of the core catalogue's entries
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?\n)---\s*(?:\n|\Z)", re.DOTALL)
 
 
+class _CardLoader(yaml.SafeLoader):
+    """yaml's safe loader without aliases. An alias (``*name``) shares what its anchor built, so
+    a card of nested aliases (a "billion laughs") parses at once into a few lists that hold each
+    other, and then expands to billions of items wherever it is printed or walked: `ganzoo list`
+    ran for 43 s and ran out of memory on one. Model cards have no use for aliases."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"the YAML alias *{event.anchor} is not allowed in a card's front matter "
+                "(aliases can expand without bound)",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
+def card_yaml(text: str) -> Any:
+    """The YAML of a card's front matter, as yaml.safe_load reads it, but refusing aliases."""
+    return yaml.load(text, Loader=_CardLoader)  # a SafeLoader: builds plain data only
+
+
 @dataclass(frozen=True)
 class ZooEntry:
     """One zoo entry, as its card describes it."""
@@ -217,7 +241,7 @@ def split_card(text: str) -> tuple[dict[str, Any], str]:
     match = _FRONT_MATTER.match(text)
     if not match:
         raise ValueError("no YAML front matter (a block between --- lines at the top)")
-    metadata = yaml.safe_load(match.group(1)) or {}
+    metadata = card_yaml(match.group(1)) or {}
     if not isinstance(metadata, dict):
         raise ValueError("front matter is not a mapping")
     return metadata, text[match.end() :]

@@ -282,6 +282,43 @@ def _write_weights(source: Path, target: Path, fp16: bool) -> None:
     atomic_save(half, {**metadata, "stored_dtype": "float16"}, target)
 
 
+def _finished_export(run_dir: Path) -> Path:
+    """The run's ``export/`` folder, once it holds everything an entry is made from."""
+    export = run_dir / "export"
+    for needed in (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME):
+        if not (export / needed).is_file():
+            raise GanzooError(
+                f"{export} has no {needed}: finish the run, or write it with "
+                f"`ganzoo export {run_dir} {export} --force`"
+            )
+    return export
+
+
+def _entry_block(
+    name: str,
+    config: dict[str, Any],
+    data: str | None,
+    facts: dict[str, Any],
+    sha256: str,
+    summary: str | None,
+) -> dict[str, Any]:
+    """The ``ganzoo:`` block of an entry's card: what the zoo lists and checks."""
+    height, width = config["image_size"]
+    return {
+        "entry": name,
+        "model": config["model"],
+        "data": data,
+        "status": "unpublished",
+        "repo": None,
+        "revision": None,
+        "sha256": sha256,
+        "size": f"{width}x{height}",
+        "summary": summary or f"{config['model']} on {data}, {width}x{height}",
+        "train": facts["train"],
+        "training": {k: v for k, v in facts.items() if k != "train"},
+    }
+
+
 def make_zoo_entry(
     run_dir: str | os.PathLike,
     name: str | None = None,
@@ -296,13 +333,7 @@ def make_zoo_entry(
     from ganzoo.hub import load
 
     run_dir = Path(run_dir)
-    export = run_dir / "export"
-    for needed in (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME):
-        if not (export / needed).is_file():
-            raise GanzooError(
-                f"{export} has no {needed}: finish the run, or write it with "
-                f"`ganzoo export {run_dir} {export} --force`"
-            )
+    export = _finished_export(run_dir)
     run_config = _read_json(run_dir / CONFIG_NAME)
     config = _read_json(export / CONFIG_NAME)
     data = (run_config.get("run") or {}).get("data") or (config.get("training") or {}).get("data")
@@ -324,19 +355,8 @@ def make_zoo_entry(
         _write_weights(export / WEIGHTS_NAME, staging / WEIGHTS_NAME, fp16)
         if sample is not None:
             shutil.copyfile(sample, staging / SAMPLE_NAME)
-        block = {
-            "entry": name,
-            "model": config["model"],
-            "data": data,
-            "status": "unpublished",
-            "repo": None,
-            "revision": None,
-            "sha256": sha256_of(staging / WEIGHTS_NAME),
-            "size": f"{width}x{height}",
-            "summary": summary or f"{config['model']} on {data}, {width}x{height}",
-            "train": facts["train"],
-            "training": {k: v for k, v in facts.items() if k != "train"},
-        }
+        sha256 = sha256_of(staging / WEIGHTS_NAME)
+        block = _entry_block(name, config, data, facts, sha256, summary)
         datasets = [d for d in (source_of(config, run_config), data) if d]
         section = _trained_section(facts, fp16) + "\n\n" + _data_section(datasets, width, height)
         text = _card_text(export / CARD_NAME, name, block, section, sample is not None)

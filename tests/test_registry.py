@@ -240,7 +240,7 @@ def test_info_of_a_component_shows_its_arguments(capsys):
 def test_info_of_a_model_shows_its_class_and_list_points_to_networks(capsys):
     code, out, err = run_main(["info", "improved", "--json"], capsys)
     assert code == 0, err
-    assert json.loads(out)["class"] == "ganzoo.models:CycleGAN"
+    assert json.loads(out)["class"] == "ganzoo_improved.model:AnimeCycleGAN"
     code, out, err = run_main(["list"], capsys)
     assert code == 0, err
     assert "ganzoo list --kind generators (or --kind discriminators)" in out.splitlines()[-1]

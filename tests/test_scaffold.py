@@ -49,7 +49,7 @@ def test_files(tmp_path, task):
     project = tomllib.loads((root / "pyproject.toml").read_text())
     assert project["build-system"]["build-backend"] == "hatchling.build"
     assert project["project"]["name"] == "ganzoo-my-gan"
-    assert project["project"]["dependencies"] == [f"ganzoo>={ganzoo.__version__}"]
+    assert project["project"]["dependencies"] == [f"ganzoo-core>={ganzoo.__version__}"]
     entry_points = project["project"]["entry-points"]["ganzoo.plugins"]
     assert entry_points == {"my-gan": "ganzoo_my_gan.manifest:MANIFEST"}
     for path in root.rglob("*.py"):

@@ -41,6 +41,13 @@ TINY = {
         "discriminator_args": {"width": 8},
         "pool_size": 4,
     },
+    "cut": {
+        "size": 32,
+        "batch_size": 2,
+        "generator_args": {"width": 8, "blocks": 1},
+        "discriminator_args": {"width": 8},
+        "nce_patches": 16,
+    },
 }
 
 
@@ -108,6 +115,17 @@ def test_keeps_last_k_checkpoints(tmp_path):
         ("dcgan", {}),
         ("wgan", {}),
         ("improved", {}),
+        # the improved plugin's anime signals: PatchNCE heads, extra fakes, a third discriminator
+        (
+            "improved",
+            {
+                "lambda_nce": 1.0,
+                "nce_patches": 16,
+                "extra_fakes": "grey,smooth",
+                "lambda_surface": 1.0,
+            },
+        ),
+        ("cut", {}),
         (
             "dcgan",
             {

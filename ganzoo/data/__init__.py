@@ -43,17 +43,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ganzoo.data.cache_dir import cache_root
 from ganzoo.errors import GanzooError
 
 __all__ = ["cache_root", "describe", "open_dataset", "open_domains", "source_domain"]
 
 ROLES = ("source", "target")
-
-
-def cache_root() -> Path:
-    """Where decoded datasets are cached: ``$GANZOO_CACHE/datasets``, else ``~/.cache/ganzoo/``."""
-    base = os.environ.get("GANZOO_CACHE") or Path.home() / ".cache" / "ganzoo"
-    return Path(base).expanduser() / "datasets"
 
 
 def _hub_spec(spec: str) -> tuple[str, str | None]:

@@ -36,7 +36,8 @@ from filelock import FileLock  # a dependency of huggingface_hub
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from ganzoo.data import cache_root, images
+from ganzoo.data import images
+from ganzoo.data.cache_dir import cache_root
 from ganzoo.data.images import Unusable
 from ganzoo.data.sources import Source
 from ganzoo.errors import GanzooError
@@ -158,6 +159,45 @@ def _decode_into(tmp: Path, source: Source, size: tuple[int, int], crop: str, pa
     that says what was skipped."""
     total = len(source)
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(total, 3, *size))
+    bad, upscaled, skipped = _decode_all(out, source, size, crop)
+    kept = total - len(bad)
+    if kept == 0:
+        raise GanzooError(
+            f"no usable images in {source.label}: {_skip_text(skipped, total, source.label)}"
+        )
+    if bad:
+        # The .npy header fixes the length: copy the usable rows into a file of the right one.
+        shorter_path = tmp.with_suffix(".short.tmp")  # removed with the others if killed
+        try:
+            _copy_rows(out, np.delete(np.arange(total), bad), shorter_path)
+            del out
+            os.replace(shorter_path, tmp)
+        finally:
+            shorter_path.unlink(missing_ok=True)
+    else:
+        out.flush()
+        del out
+    meta = {
+        "source": source.label,
+        "fingerprint": source.fingerprint(),
+        "size": list(size),
+        "crop": crop,
+        "preprocess": images.PREPROCESS_VERSION,
+        "files": total,
+        "images": kept,
+        "skipped": dict(skipped),
+        "upscaled": upscaled,
+    }
+    text = json.dumps(meta, indent=1) + "\n"
+    atomic_write(path.with_suffix(".json"), lambda meta_tmp: meta_tmp.write_text(text))
+
+
+def _decode_all(
+    out: np.ndarray, source: Source, size: tuple[int, int], crop: str
+) -> tuple[list[int], int, Counter]:
+    """Decodes every file of ``source`` into its row of ``out``: (rows of unusable files, number
+    of images upscaled, count of unusable files by reason)."""
+    total = len(out)
     bad, upscaled, skipped = [], 0, Counter()
     bar = tqdm(
         total=total,
@@ -191,42 +231,17 @@ def _decode_into(tmp: Path, source: Source, size: tuple[int, int], crop: str, pa
             collect()
     if start != total:
         raise GanzooError(f"{source.label} changed while it was read; try again")
-    kept = total - len(bad)
-    if kept == 0:
-        raise GanzooError(
-            f"no usable images in {source.label}: {_skip_text(skipped, total, source.label)}"
-        )
-    if bad:
-        # The .npy header fixes the length: copy the usable rows into a file of the right one.
-        rows = np.delete(np.arange(total), bad)
-        shorter_path = tmp.with_suffix(".short.tmp")  # removed with the others if killed
-        try:
-            shorter = np.lib.format.open_memmap(
-                shorter_path, mode="w+", dtype=np.uint8, shape=(kept, 3, *size)
-            )
-            for i in range(0, kept, 1024):
-                shorter[i : i + 1024] = out[rows[i : i + 1024]]
-            shorter.flush()
-            del shorter, out
-            os.replace(shorter_path, tmp)
-        finally:
-            shorter_path.unlink(missing_ok=True)
-    else:
-        out.flush()
-        del out
-    meta = {
-        "source": source.label,
-        "fingerprint": source.fingerprint(),
-        "size": list(size),
-        "crop": crop,
-        "preprocess": images.PREPROCESS_VERSION,
-        "files": total,
-        "images": kept,
-        "skipped": dict(skipped),
-        "upscaled": upscaled,
-    }
-    text = json.dumps(meta, indent=1) + "\n"
-    atomic_write(path.with_suffix(".json"), lambda meta_tmp: meta_tmp.write_text(text))
+    return bad, upscaled, skipped
+
+
+def _copy_rows(out: np.ndarray, rows: np.ndarray, path: Path) -> None:
+    """Writes ``out[rows]`` to a new .npy file at ``path``, a block of rows at a time."""
+    shorter = np.lib.format.open_memmap(
+        path, mode="w+", dtype=np.uint8, shape=(len(rows), *out.shape[1:])
+    )
+    for i in range(0, len(rows), 1024):
+        shorter[i : i + 1024] = out[rows[i : i + 1024]]
+    shorter.flush()
 
 
 def _skip_text(skipped: Counter, total: int, label: str) -> str:

@@ -43,6 +43,7 @@ from typing import Any
 
 import yaml
 
+from ganzoo.data.cache_dir import cache_root
 from ganzoo.data.sources import Source, hub_snapshot, open_path, snapshot_source
 from ganzoo.errors import GanzooError
 from ganzoo.recipes import parse_size
@@ -229,8 +230,6 @@ def describe(name: str, root: str | os.PathLike | None = None) -> dict[str, Any]
     """What ``ganzoo info anime`` shows: provenance, licence, where the data is, and how much.
     Never downloads: the Hub is only looked up in the local Hugging Face cache. Fields the
     registration leaves out are left out here too."""
-    from ganzoo.data import cache_root
-
     spec = dataset_spec(name)
     info: dict[str, Any] = {"summary": spec.get("summary", "")}
     for key in ("homepage", "licence"):

@@ -440,6 +440,43 @@ def _photo_background(f: _Faces) -> torch.Tensor:
     return img
 
 
+def _photo_features(f: _Faces, img: torch.Tensor, shade: torch.Tensor, soft: torch.Tensor) -> None:
+    """Paints a photo's nose shading, eyes, brows and lips into ``img`` and ``shade``."""
+    aa = f.px
+    p = _Patch(f, img, FEATURES_BOX)
+    nose = _bump(p.fx - 0.03, 0.05).mul_(_bump(p.y - NOSE_Y, 0.09))
+    shade[:, p.rows, p.cols].mul_(nose.mul_(-0.3).add_(1.0))
+    # eyes: small almond whites, an iris, a pupil, a lid line and a soft crease
+    almond = _stroke(p.ex, p.y, EYE_Y, 0.0, 0.095, 0.05)
+    crease = _stroke(p.ex, p.y, EYE_Y - 0.06, 2.5, 0.11, 0.02)
+    _paint(p.img, f.skin * 0.7, _coverage(crease, soft).mul_(0.6))
+    _paint(p.img, SCLERA, _coverage(almond, aa))
+    iris = torch.maximum(_ellipse(p.ex, p.y, 0.0, EYE_Y, 0.052, 0.052), almond)
+    _paint(p.img, f.eye * 0.9, _coverage(iris, aa))
+    _paint(p.img, f.eye * 0.25, _coverage(_ellipse(p.ex, p.y, 0.0, EYE_Y, 0.02, 0.02), aa))
+    lid = _stroke(p.ex, p.y, EYE_Y - 0.045, 1.0, 0.1, 0.01)
+    _paint(p.img, f.skin * 0.35, _coverage(lid, aa))
+    brow = _stroke(p.ex, p.y, EYE_Y - 0.17, 1.5, 0.12, 0.028)
+    _paint(p.img, f.hair * 0.6, _coverage(brow, soft).mul_(0.85))
+    # lips: a darker, redder skin tone; open mouths show a dark inside
+    mouth = _stroke(p.fx, p.y, f.mouth_y, f.mouth_bend, f.mouth_width, f.mouth_thick + 0.01)
+    _paint(p.img, f.skin * LIPS, _coverage(mouth, soft))
+    _paint(p.img, f.skin * LIPS * 0.35, _coverage(mouth + 0.02, aa))
+
+
+def _add_grain(f: _Faces, img: torch.Tensor, figure: torch.Tensor) -> None:
+    """Skin and hair texture plus faint grain: a crop of a fixed noise tile at a random offset,
+    stronger where ``figure`` covers the image (the background stays smooth). Uses up
+    ``figure``."""
+    n, (h, w) = f.n, f.size
+    oy = (f.u[:, 22] * 256).long().view(n, 1, 1)
+    ox = (f.u[:, 23] * 256).long().view(n, 1, 1)
+    rows = (torch.arange(h).view(1, h, 1) + oy) % 256
+    cols = (torch.arange(w).view(1, 1, w) + ox) % 256
+    grain = _TILE[rows, cols].mul_(figure.mul_(0.028).add_(0.012))
+    img += grain.unsqueeze(1)
+
+
 def _render_photo(f: _Faces) -> torch.Tensor:
     """Soft shading, small realistic eyes, textured skin and a blurred background.
 
@@ -449,7 +486,6 @@ def _render_photo(f: _Faces) -> torch.Tensor:
     """
     n = f.n
     soft = f.px * 1.8  # soft edges everywhere but the eyes
-    aa = f.px
     img = _photo_background(f)
     shade = torch.ones_like(f.x)
 
@@ -478,40 +514,14 @@ def _render_photo(f: _Faces) -> torch.Tensor:
     # the soft shadow under the fringe
     shade.mul_((front * (1 / 0.15)).sub_(1.0).clamp_(-1.0, 0.0).mul_(0.45).mul_(face).add_(1.0))
 
-    p = _Patch(f, img, FEATURES_BOX)
-    nose = _bump(p.fx - 0.03, 0.05).mul_(_bump(p.y - NOSE_Y, 0.09))
-    shade[:, p.rows, p.cols].mul_(nose.mul_(-0.3).add_(1.0))
-    # eyes: small almond whites, an iris, a pupil, a lid line and a soft crease
-    almond = _stroke(p.ex, p.y, EYE_Y, 0.0, 0.095, 0.05)
-    crease = _stroke(p.ex, p.y, EYE_Y - 0.06, 2.5, 0.11, 0.02)
-    _paint(p.img, f.skin * 0.7, _coverage(crease, soft).mul_(0.6))
-    _paint(p.img, SCLERA, _coverage(almond, aa))
-    iris = torch.maximum(_ellipse(p.ex, p.y, 0.0, EYE_Y, 0.052, 0.052), almond)
-    _paint(p.img, f.eye * 0.9, _coverage(iris, aa))
-    _paint(p.img, f.eye * 0.25, _coverage(_ellipse(p.ex, p.y, 0.0, EYE_Y, 0.02, 0.02), aa))
-    lid = _stroke(p.ex, p.y, EYE_Y - 0.045, 1.0, 0.1, 0.01)
-    _paint(p.img, f.skin * 0.35, _coverage(lid, aa))
-    brow = _stroke(p.ex, p.y, EYE_Y - 0.17, 1.5, 0.12, 0.028)
-    _paint(p.img, f.hair * 0.6, _coverage(brow, soft).mul_(0.85))
-    # lips: a darker, redder skin tone; open mouths show a dark inside
-    mouth = _stroke(p.fx, p.y, f.mouth_y, f.mouth_bend, f.mouth_width, f.mouth_thick + 0.01)
-    _paint(p.img, f.skin * LIPS, _coverage(mouth, soft))
-    _paint(p.img, f.skin * LIPS * 0.35, _coverage(mouth + 0.02, aa))
+    _photo_features(f, img, shade, soft)
 
     # hair in front, shaded like the head
     hair = _coverage(front, soft)
     figure = torch.maximum(figure, hair)
     layer(f.hair, hair, lit)
     img.mul_(shade.unsqueeze(1))
-
-    # skin and hair texture plus faint grain: a crop of a fixed noise tile at a random offset
-    h, w = f.size
-    oy = (f.u[:, 22] * 256).long().view(n, 1, 1)
-    ox = (f.u[:, 23] * 256).long().view(n, 1, 1)
-    rows = (torch.arange(h).view(1, h, 1) + oy) % 256
-    cols = (torch.arange(w).view(1, 1, w) + ox) % 256
-    grain = _TILE[rows, cols].mul_(figure.mul_(0.028).add_(0.012))  # the background stays smooth
-    img += grain.unsqueeze(1)
+    _add_grain(f, img, figure)
     return img
 
 

@@ -56,7 +56,8 @@ class Context:
     source_dataset: Any = None
     source_attributes: np.ndarray | None = None
     inception_weights: str | None = None
-    #: features shared by the metrics of one evaluation (fid, kid and is use the same pass)
+    #: what the metrics of one evaluation share: the Inception metrics' features (one pass per
+    #: image set), and precision/recall and density/coverage, each pair computed once
     memo: dict[Any, Any] = field(default_factory=dict)
 
 

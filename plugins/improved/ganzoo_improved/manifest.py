@@ -14,7 +14,8 @@ MANIFEST = {
     "zoo": "ganzoo_improved:zoo",
     "models": {
         "improved": {
-            "builder": "ganzoo.models:CycleGAN",
+            # ganzoo's CycleGAN, with optional anime signals (model.py; all off by default)
+            "builder": "ganzoo_improved.model:AnimeCycleGAN",
             "task": "translation",
             "summary": "the paper's photo-to-anime translator: ResNet-18-style encoder-decoder, "
             "70x70 PatchGAN, Wasserstein loss, cycle loss",

@@ -202,6 +202,12 @@ class ImprovedGenerator(Generator):
         stem = self.stem(x)
         return self.decoder(self._encode(stem), stem if self.stem_skip else None)
 
+    def features(self, x: Tensor) -> list[Tensor]:
+        """For PatchNCE: the image, the stem's map and reslayer-1..3's, as CUT takes the input,
+        the first convolution and the maps down to the residual blocks of its ResNet."""
+        stem = self.stem(x)
+        return [x, stem, *self._encode(stem)[:3]]
+
     def extra_repr(self) -> str:
         return f"stem_skip={self.stem_skip}"
 
@@ -251,6 +257,10 @@ class TimmImprovedGenerator(Generator):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.decoder(self.encode(x))
+
+    def features(self, x: Tensor) -> list[Tensor]:
+        """For PatchNCE: the image and the first three stages' maps."""
+        return [x, *self.encode(x)[:3]]
 
 
 class PatchGAN70(Discriminator):

@@ -1,0 +1,381 @@
+"""ganzoo's translators beside the reference implementations, on the same data and CPU-seconds.
+
+The references are taesungp/contrastive-unpaired-translation's CUT, FastCUT and CycleGAN (that
+repository carries a copy of junyanz's CycleGAN). Bring it in at run time and pass its path; its
+code never enters this repository:
+
+    GANZOO_DATA=../shared/data python benchmarks/peers.py --ref PATH/TO/CUT-CHECKOUT
+    python benchmarks/peers.py --ref ... --systems cut,improved --seconds 600,1200,1800
+    python benchmarks/peers.py --docs-only
+
+Every system trains on one thread (``OMP_NUM_THREADS=1``, no data-loader workers) on CelebA ->
+anime at 64x64: the references read the very 64x64 images ganzoo trains on, exported once as PNG
+(``--load_size 64 --crop_size 64``, their default flips). Each is stopped at the CPU-seconds in
+``--seconds`` (the training process's own user+system time, so a neighbour on the other core does
+not count) and its generator translates, at each point, the same 1,000 CelebA faces that
+``ganzoo eval`` draws (seed 0); those translations are scored with ``ganzoo.evaluate`` against
+the same 1,000 anime faces. The translation's own CPU time is not counted as training.
+
+Local patch (not in the reference's files): in that repository ``CycleGANModel
+.data_dependent_initialize`` takes no ``data`` argument, which its ``train.py`` passes; the
+launcher below gives it one, as a no-op, before running ``train.py``. Its ``backward_G`` also
+reads ``opt.amp``, an option that repository's parser does not define: the launcher sets it to
+False (no mixed precision, as on any CPU run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+FACES = 8  # faces in every grid: the same as benchmarks/search.py's
+N_EVAL = 1000
+
+# the reference systems: their train.py options on top of the shared ones
+REFERENCES = {
+    "cut": ["--model", "cut"],
+    "fastcut": [
+        "--model",
+        "cut",
+        "--nce_idt",
+        "False",
+        "--lambda_NCE",
+        "10",
+        "--flip_equivariance",
+        "True",
+    ],
+    "cyclegan": ["--model", "cycle_gan"],
+}
+# ganzoo systems: recipe overrides of `improved` (or another translator model) at 64x64
+GANZOO = {
+    "improved": {"model": "improved", "overrides": {"size": 64}},
+    "improved+ema": {"model": "improved", "overrides": {"size": 64, "ema": 0.999}},
+    "ganzoo-cut": {"model": "cut", "overrides": {"size": 64}},
+}
+SHARED = [
+    "--gpu_ids",
+    "-1",
+    "--display_id",
+    "-1",
+    "--load_size",
+    "64",
+    "--crop_size",
+    "64",
+    "--num_threads",
+    "0",
+    "--display_freq",
+    "100000000",
+    "--print_freq",
+    "2000",
+    "--save_latest_freq",
+    "100000000",
+    "--save_epoch_freq",
+    "100000",
+]
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def export_data(out: Path) -> Path:
+    """trainA (CelebA) and trainB (anime) as 64x64 PNGs, the images ganzoo trains on, and
+    eval.pt: the 1,000 CelebA faces ganzoo eval translates and the grid's 8 faces."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from ganzoo.data import open_domains
+    from ganzoo.evaluate import draw_source, load_images
+
+    root = out / "data"
+    if (root / "eval.pt").exists():
+        return root
+    domains = open_domains("anime", ("source", "target"), (64, 64), source="celeba")
+    for folder, role in (("trainA", "source"), ("trainB", "target")):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        dataset = domains[role]
+        for start in range(0, len(dataset), 500):
+            indices = np.arange(start, min(start + 500, len(dataset)))
+            for i, image in zip(indices, load_images(dataset, indices), strict=True):
+                Image.fromarray(image.permute(1, 2, 0).numpy()).save(root / folder / f"{i:05d}.png")
+    source = domains["source"]
+    eval_faces = load_images(source, draw_source(source, N_EVAL, seed=0))
+    grid_faces = load_images(source, np.linspace(0, len(source) - 1, FACES).astype(int))
+    torch.save({"eval": eval_faces, "grid": grid_faces}, root / "eval.pt")
+    return root
+
+
+LAUNCHER = r"""
+import json, os, runpy, sys, time
+from pathlib import Path
+import torch
+ref, points, out, eval_file = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+sys.argv = [str(Path(ref) / "train.py"), *sys.argv[5:]]
+sys.path.insert(0, ref)
+import models
+from models import cycle_gan_model
+# the local patch the module docstring of benchmarks/peers.py describes
+cycle_gan_model.CycleGANModel.data_dependent_initialize = lambda self, data=None: None
+faces = torch.load(eval_file)
+images = [0]
+excluded = [0.0]  # CPU seconds not counted as training: start-up and translating
+
+def translate(net, uint8):
+    out = []
+    with torch.no_grad():
+        for chunk in uint8.split(50):
+            out.append(((net(chunk.float() / 127.5 - 1) + 1) * 127.5).clamp(0, 255).round().byte())
+    return torch.cat(out)
+
+def checkpoint(model, seconds):
+    started = time.process_time()
+    net = getattr(model, "netG", None) or model.netG_A
+    folder = out / f"cpu{seconds}"
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save({"eval": translate(net, faces["eval"]), "grid": translate(net, faces["grid"])},
+               folder / "translations.pt")
+    (folder / "point.json").write_text(json.dumps(
+        {"cpu_seconds": seconds, "images_seen": images[0], "wall": time.time()}))
+    excluded[0] += time.process_time() - started
+
+create = models.create_model
+def create_model(opt):
+    opt.amp = getattr(opt, "amp", False)  # the second local patch (module docstring)
+    model = create(opt)
+    optimize = model.optimize_parameters
+    pending = list(points)
+    def optimize_parameters():
+        if not images[0]:  # the clock starts at the first step: start-up is not training
+            excluded[0] = time.process_time()
+        optimize()
+        images[0] += model.real_A.shape[0]
+        trained = time.process_time() - excluded[0]
+        while pending and trained >= pending[0]:
+            checkpoint(model, pending.pop(0))
+        if not pending:
+            sys.exit(0)
+    model.optimize_parameters = optimize_parameters
+    return model
+models.create_model = create_model
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def train_reference(name: str, ref: Path, data: Path, points: list[int], out: Path) -> None:
+    folder = out / name
+    folder.mkdir(parents=True, exist_ok=True)
+    args = [*SHARED, *REFERENCES[name], "--dataroot", str(data), "--name", name]
+    args += ["--checkpoints_dir", str(folder / "checkpoints")]
+    command = [sys.executable, "-c", LAUNCHER, str(ref), json.dumps(points), str(folder)]
+    command += [str(data / "eval.pt"), *args]
+    env = {**os.environ, **ONE_THREAD}
+    with open(folder / "train.log", "w") as log:
+        subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
+
+
+def train_ganzoo(name: str, data: Path, points: list[int], out: Path) -> None:
+    """A ganzoo translator, trained in stages of about ``points`` CPU-seconds: a probe of
+    its speed sets the steps of each stage, and each stage resumes the last."""
+    import torch
+
+    import ganzoo
+    from ganzoo.train import TrainOptions, train
+
+    torch.set_num_threads(1)
+    system = GANZOO[name]
+    folder = out / name
+    run_dir = folder / "run"
+    faces = torch.load(data / "eval.pt")
+    batch = int(ganzoo.create(system["model"], **system["overrides"]).recipe["batch_size"])
+    trained, steps, rate = 0.0, 0, None
+    for seconds in points:
+        # steps for the remaining seconds at the rate measured so far (first stage: a probe)
+        todo = 20 if rate is None else max(1, round((seconds - trained) * rate))
+        while True:
+            started = time.process_time()
+            train(
+                TrainOptions(
+                    model=system["model"],
+                    data="anime",
+                    source="celeba",
+                    out=None if steps else str(run_dir),
+                    resume=str(run_dir) if steps else None,
+                    seed=0,
+                    quiet=True,
+                    threads=1,
+                    overrides={**system["overrides"], "steps": steps + todo}
+                    if not steps
+                    else {"steps": steps + todo},
+                )
+            )
+            trained += time.process_time() - started
+            steps += todo
+            rate = steps / trained
+            if trained >= seconds * 0.98:
+                break
+            todo = max(1, round((seconds - trained) * rate))
+        model = ganzoo.load(str(run_dir), device="cpu")
+        point = folder / f"cpu{seconds}"
+        point.mkdir(parents=True, exist_ok=True)
+        translations = {
+            key: (model.translate(images.float() / 255) * 255).round().byte()
+            for key, images in faces.items()
+        }
+        torch.save(translations, point / "translations.pt")
+        (point / "point.json").write_text(
+            json.dumps(
+                {"cpu_seconds": round(trained), "images_seen": steps * batch, "wall": time.time()}
+            )
+        )
+
+
+def score(out: Path, name: str) -> list[dict]:
+    """FID and KID of every point of one system (cached in its point.json)."""
+    import torch
+    from PIL import Image
+
+    from ganzoo.evaluate import evaluate
+
+    rows = []
+    for point in sorted((out / name).glob("cpu*/point.json"), key=lambda p: int(p.parent.name[3:])):
+        row = json.loads(point.read_text())
+        if "fid" not in row:
+            folder = point.parent / "eval"
+            folder.mkdir(exist_ok=True)
+            for i, image in enumerate(torch.load(point.parent / "translations.pt")["eval"]):
+                Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / f"{i:04d}.png")
+            results = evaluate(str(folder), "anime", ["fid", "kid"], n=N_EVAL, size=(64, 64))
+            values = {r.name: r.values for r in results}
+            row.update(fid=values["fid"]["fid"], kid=values["kid"]["kid"], n=N_EVAL)
+            point.write_text(json.dumps(row))
+        rows.append({"system": name, **row, "point": point.parent.name})
+    return rows
+
+
+def write_report(rows: list[dict], out: Path, docs: Path) -> None:
+    """docs/peers/README.md's table, FID and KID against CPU-seconds, and the 8-face grid."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    docs.mkdir(parents=True, exist_ok=True)
+    systems = list(dict.fromkeys(r["system"] for r in rows))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key in zip(axes, ("fid", "kid"), strict=True):
+        for name in systems:
+            mine = [r for r in rows if r["system"] == name]
+            ax.plot([r["cpu_seconds"] for r in mine], [r[key] for r in mine], "o-", label=name)
+        ax.set_xlabel("training CPU-seconds (one thread)")
+        ax.set_ylabel(f"{key.upper()} (n={N_EVAL})")
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(docs / "peers-curve.png", dpi=100)
+    plt.close(fig)
+    lines = ["| system | CPU-seconds | images seen | FID | KID |", "|---|---|---|---|---|"]
+    lines += [
+        f"| {r['system']} | {r['cpu_seconds']} | {r['images_seen']:,} | {r['fid']:.1f} | "
+        f"{r['kid']:.4f} |"
+        for r in rows
+    ]
+    (docs / "README.md").write_text(report_text(lines))
+    last_points = [max((r for r in rows if r["system"] == s), key=seconds_of) for s in systems]
+    face_grid(out, last_points, docs / "peers-grid.jpg")
+    print("\n".join(lines))
+
+
+def seconds_of(row: dict) -> int:
+    return row["cpu_seconds"]
+
+
+def face_grid(out: Path, rows: list[dict], path: Path) -> None:
+    """The grid's 8 CelebA faces on top, then each row's translations of them."""
+    import torch
+    from PIL import Image, ImageDraw
+
+    from ganzoo.plots import grid_image
+
+    strips = [torch.load(out / "data" / "eval.pt")["grid"]]
+    strips += [torch.load(out / r["system"] / r["point"] / "translations.pt")["grid"] for r in rows]
+    grid = grid_image(torch.cat(strips).float() / 255, nrow=FACES, scale=2)
+    image = Image.fromarray(grid.permute(1, 2, 0).numpy())
+    canvas = Image.new("RGB", (image.width + 160, image.height), "white")
+    canvas.paste(image, (160, 0))
+    draw = ImageDraw.Draw(canvas)
+    step = image.height / len(strips)
+    names = ["celeba (input)"] + [f"{r['system']} @{r['cpu_seconds']}s" for r in rows]
+    for i, name in enumerate(names):
+        draw.text((6, int(i * step + step / 2) - 6), name, fill="black")
+    canvas.save(path, quality=90)
+
+
+def report_text(table: list[str]) -> str:
+    """The page around the table: what ran, how it was measured, where the pictures are."""
+    head = [
+        "# ganzoo's translators beside the reference implementations",
+        "",
+        "Written by `GANZOO_DATA=../shared/data python benchmarks/peers.py --ref "
+        "PATH/contrastive-unpaired-translation` (taesungp/contrastive-unpaired-translation, "
+        "fetched at run time; its code is not in this repository). CelebA -> anime at 64x64, "
+        "the same images for every system; one thread each; CPU-seconds are the training "
+        "process's own user+system time from its first step (start-up and the translations "
+        f"for scoring not counted). FID and KID at n={N_EVAL}: the same {N_EVAL} CelebA faces "
+        f"translated, against the same {N_EVAL} anime faces (`ganzoo.evaluate`, seed 0). The "
+        "references run their own defaults (ResNet-9-block generator, width 64, batch 1, "
+        "Adam 2e-4); ganzoo's `improved` its default recipe at `--size 64`.",
+        "",
+        "Local patches, applied by the benchmark's launcher and not to the reference's files: "
+        "`CycleGANModel.data_dependent_initialize` takes the `data` argument its `train.py` "
+        "passes (as a no-op), and `opt.amp`, which its `backward_G` reads but its parser does "
+        "not define, is set to False.",
+        "",
+        *table,
+        "",
+        "![FID and KID against CPU-seconds](peers-curve.png)",
+        "",
+        "The same 8 CelebA faces, translated by each system at its last point:",
+        "",
+        "![grid](peers-grid.jpg)",
+        "",
+    ]
+    return "\n".join(head)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ref", type=Path, help="a checkout of contrastive-unpaired-translation")
+    parser.add_argument("--systems", default="cut,fastcut,cyclegan,improved")
+    parser.add_argument("--seconds", default="600,1200,1800", help="CPU-seconds at each point")
+    parser.add_argument("--out", type=Path, default=Path("results/peers"))
+    parser.add_argument("--docs", type=Path, default=HERE.parent / "docs" / "peers")
+    parser.add_argument("--docs-only", action="store_true", help="score and write the docs only")
+    args = parser.parse_args()
+    systems = [s.strip() for s in args.systems.split(",")]
+    unknown = [s for s in systems if s not in REFERENCES and s not in GANZOO]
+    if unknown:
+        sys.exit(
+            f"error: unknown system {unknown[0]!r}; known: {', '.join([*REFERENCES, *GANZOO])}"
+        )
+    points = [int(s) for s in args.seconds.split(",")]
+    if not args.docs_only:
+        data = export_data(args.out)
+        for name in systems:
+            if name in REFERENCES:
+                if args.ref is None or not (args.ref / "train.py").exists():
+                    sys.exit(
+                        "error: --ref must name a checkout of contrastive-unpaired-translation"
+                    )
+                train_reference(name, args.ref, data, points, args.out)
+            else:
+                train_ganzoo(name, data, points, args.out)
+            print(json.dumps(score(args.out, name)), flush=True)
+    rows = [row for name in systems for row in score(args.out, name)]
+    write_report(rows, args.out, args.docs)
+
+
+if __name__ == "__main__":
+    main()

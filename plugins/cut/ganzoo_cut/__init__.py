@@ -1,0 +1,1 @@
+"""CUT and FastCUT for ganzoo: one generator, one discriminator, PatchNCE instead of a cycle."""

@@ -1,0 +1,117 @@
+"""CUT's networks and loss, written for ganzoo's interfaces: CycleGAN's ResNet generator (with
+``features`` for PatchNCE), a 70x70 PatchGAN and the least-squares loss."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from ganzoo.components import AdversarialLoss, Discriminator, Generator
+from ganzoo.errors import GanzooError
+
+
+def init_weights(module: nn.Module) -> None:
+    """The reference's initialisation: N(0, 0.02) weights, zero biases."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def conv_block(cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0) -> list:
+    return [nn.Conv2d(cin, cout, kernel, stride, padding), nn.InstanceNorm2d(cout), nn.ReLU(True)]
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReflectionPad2d(1),
+            *conv_block(channels, channels, 3),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3),
+            nn.InstanceNorm2d(channels),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
+class ResnetGenerator(Generator):
+    """c7s1-w, d2w, d4w, ``blocks`` residual blocks, u2w, uw, c7s1-3 with tanh (Johnson et al.
+    2016, as in CycleGAN and CUT; strided convolutions, not CUT's anti-aliased ones).
+
+    Args:
+        size: (H, W), both divisible by 4.
+        channels: image channels.
+        width: channels of the first convolution.
+        blocks: residual blocks at 1/4 resolution.
+    """
+
+    def __init__(self, size: tuple[int, int], channels: int = 3, width: int = 64, blocks: int = 6):
+        super().__init__()
+        if size[0] % 4 or size[1] % 4:
+            raise GanzooError(f"cut-resnet-generator needs H and W divisible by 4, got {size}")
+        self.encoder = nn.ModuleList(
+            [
+                nn.Sequential(nn.ReflectionPad2d(3), *conv_block(channels, width, 7)),
+                nn.Sequential(*conv_block(width, 2 * width, 3, 2, 1)),
+                nn.Sequential(*conv_block(2 * width, 4 * width, 3, 2, 1)),
+                *[ResidualBlock(4 * width) for _ in range(blocks)],
+            ]
+        )
+        up = []
+        for cin, cout in ((4 * width, 2 * width), (2 * width, width)):
+            up += [nn.ConvTranspose2d(cin, cout, 3, 2, 1, output_padding=1)]
+            up += [nn.InstanceNorm2d(cout), nn.ReLU(True)]
+        up += [nn.ReflectionPad2d(3), nn.Conv2d(width, channels, 7), nn.Tanh()]
+        self.decoder = nn.Sequential(*up)
+        init_weights(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for layer in self.encoder:
+            x = layer(x)
+        return self.decoder(x)
+
+    def features(self, x: Tensor) -> list[Tensor]:
+        """The image, the first convolution's map, both downsampling maps and the first
+        residual block's: the reference's layers 0, 4, 8, 12 and 16."""
+        out = [x]
+        for layer in self.encoder[:4]:
+            x = layer(x)
+            out.append(x)
+        return out
+
+
+class PatchGAN(Discriminator):
+    """C64-C128-C256-C512 with 4x4 convolutions (stride 2, 2, 2, 1), then one channel: one score
+    per 70x70 patch. Instance norm from the second convolution on, LeakyReLU 0.2."""
+
+    def __init__(self, size: tuple[int, int], channels: int = 3, width: int = 64):
+        super().__init__()
+        if min(size) < 32:
+            raise GanzooError(f"cut-patchgan needs images of at least 32x32, got {size}")
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        cin = width
+        for index, stride in enumerate((2, 2, 1)):
+            cout = width * 2 ** (index + 1)
+            layers += [nn.Conv2d(cin, cout, 4, stride, 1), nn.InstanceNorm2d(cout)]
+            layers += [nn.LeakyReLU(0.2, True)]
+            cin = cout
+        layers.append(nn.Conv2d(cin, 1, 4, 1, 1))
+        self.net = nn.Sequential(*layers)
+        init_weights(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+class LeastSquares(AdversarialLoss):
+    """LSGAN: the discriminator pulls real scores to 1 and fakes to 0, the generator its
+    fakes to 1; each term is a mean over patches, halved as in the reference."""
+
+    def discriminator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        return 0.5 * (((real - 1) ** 2).mean() + (fake**2).mean())
+
+    def generator_loss(self, fake: Tensor) -> Tensor:
+        return ((fake - 1) ** 2).mean()

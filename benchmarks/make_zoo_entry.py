@@ -6,7 +6,7 @@
 
 Then measure it and record the numbers in its card, e.g.
 `ganzoo eval plugins/improved/ganzoo_improved/zoo/improved-anime --data anime --metrics fid,kid`.
-See ganzoo/zoo_entry.py for what is copied and written.
+See ganzoo/hub/zoo_entry.py for what is copied and written.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from ganzoo.errors import GanzooError
+    from ganzoo.hub.zoo_entry import make_zoo_entry
     from ganzoo.zoo import sha256_of
-    from ganzoo.zoo_entry import make_zoo_entry
 
     try:
         folder = make_zoo_entry(

@@ -5,7 +5,7 @@ repository carries a copy of junyanz's CycleGAN). Bring it in at run time and pa
 code never enters this repository:
 
     GANZOO_DATA=../shared/data python benchmarks/peers.py --ref PATH/TO/CUT-CHECKOUT
-    python benchmarks/peers.py --ref ... --systems cut,improved --seconds 600,1200,1800
+    python benchmarks/peers.py --ref ... --systems cut,improved --seconds 400,800,1200
     python benchmarks/peers.py --docs-only
 
 Every system trains on one thread (``OMP_NUM_THREADS=1``, no data-loader workers) on CelebA ->
@@ -183,7 +183,7 @@ def train_ganzoo(name: str, data: Path, points: list[int], out: Path) -> None:
     import torch
 
     import ganzoo
-    from ganzoo.train import TrainOptions, train
+    from ganzoo.training.train import TrainOptions, train
 
     torch.set_num_threads(1)
     system = GANZOO[name]
@@ -297,7 +297,7 @@ def face_grid(out: Path, rows: list[dict], path: Path) -> None:
     import torch
     from PIL import Image, ImageDraw
 
-    from ganzoo.plots import grid_image
+    from ganzoo.training.plots import grid_image
 
     strips = [torch.load(out / "data" / "eval.pt")["grid"]]
     strips += [torch.load(out / r["system"] / r["point"] / "translations.pt")["grid"] for r in rows]
@@ -349,7 +349,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ref", type=Path, help="a checkout of contrastive-unpaired-translation")
     parser.add_argument("--systems", default="cut,fastcut,cyclegan,improved")
-    parser.add_argument("--seconds", default="600,1200,1800", help="CPU-seconds at each point")
+    parser.add_argument("--seconds", default="400,800,1200", help="CPU-seconds at each point")
     parser.add_argument("--out", type=Path, default=Path("results/peers"))
     parser.add_argument("--docs", type=Path, default=HERE.parent / "docs" / "peers")
     parser.add_argument("--docs-only", action="store_true", help="score and write the docs only")
@@ -364,7 +364,9 @@ def main() -> None:
     if not args.docs_only:
         data = export_data(args.out)
         for name in systems:
-            if name in REFERENCES:
+            if all((args.out / name / f"cpu{p}" / "point.json").exists() for p in points):
+                print(f"{name}: every point is there; not trained again", flush=True)
+            elif name in REFERENCES:
                 if args.ref is None or not (args.ref / "train.py").exists():
                     sys.exit(
                         "error: --ref must name a checkout of contrastive-unpaired-translation"

@@ -2,8 +2,9 @@
 
 Every model family is trained for its number of target images seen (``--budget``: one number for
 all, or ``dcgan=256000,wgan=256000,improved=256000``), then evaluated with the metrics that work
-offline (fid and kid with the ``ganzoo[fid]`` weights, swd, msssim; is too when torch-fidelity's
-Inception file is present), and on toon with the exact ones (toon-modes, toon-fid, toon-content).
+offline (fid and kid with the ``ganzoo-core[fid]`` weights, swd, msssim; is too when
+torch-fidelity's Inception file is present), and on toon with the exact ones (toon-modes,
+toon-fid, toon-content).
 ``--final-n`` scores every row's FID and KID (toon-fid on toon) once more at a larger n. The
 script writes a Markdown report with the numbers, the protocol and the sample grids.
 
@@ -79,7 +80,7 @@ INCEPTION_METRICS = ("fid", "kid", "is")
 
 
 def inception_available() -> set[str]:
-    """The Inception metrics that can run here (fid and kid with the ``ganzoo[fid]`` weights;
+    """The Inception metrics that can run here (fid and kid with the ``ganzoo-core[fid]`` weights;
     is only with torch-fidelity's own file); says once why the others are left out."""
     from ganzoo.errors import GanzooError
     from ganzoo.metrics.base import Context
@@ -155,7 +156,7 @@ def thumbnail(grid: Path, size: int) -> Path:
     beside it."""
     from PIL import Image
 
-    from ganzoo.plots import PADDING, upscale_factor
+    from ganzoo.training.plots import PADDING, upscale_factor
 
     scale = upscale_factor(size, size)  # run grids are enlarged to be readable
     cell = (size + PADDING) * scale
@@ -257,7 +258,7 @@ def train_row(label: str, dataset: str, args, out: Path) -> dict:
     import torch
 
     import ganzoo
-    from ganzoo.train import TrainOptions, train
+    from ganzoo.training.train import TrainOptions, train
 
     model, overrides = MODELS[label]
     target, source, _, _ = DATASETS[dataset]
@@ -293,11 +294,6 @@ def train_row(label: str, dataset: str, args, out: Path) -> dict:
         cpu_seconds = time.process_time() - cpu_started
         seconds = time.perf_counter() - started
         torch.set_num_threads(threads)
-    grids = sorted((run_dir / "samples").glob("step-*.png"), key=lambda p: int(p.stem[5:]))
-    grid = out / "grids" / f"{slug(label)}-{dataset}.png"
-    grid.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(grids[-1], grid)
-    thumbnail(grid, args.size)
     return {
         "label": label,
         "dataset": dataset,
@@ -309,9 +305,19 @@ def train_row(label: str, dataset: str, args, out: Path) -> dict:
         "images_seen": steps * batch,
         "train_seconds": round(seconds, 1),
         "train_cpu_seconds": round(cpu_seconds, 1),
-        "grid": str(grid.relative_to(out)),
+        "grid": last_grid(run_dir, out, args.size),
         "run_dir": str(run_dir),
     }
+
+
+def last_grid(run_dir: Path, out: Path, size: int) -> str:
+    """Copies the run's last sample grid into ``out/grids`` with a thumbnail; its path in out."""
+    grids = sorted((run_dir / "samples").glob("step-*.png"), key=lambda p: int(p.stem[5:]))
+    grid = out / "grids" / f"{run_dir.name}.png"
+    grid.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(grids[-1], grid)
+    thumbnail(grid, size)
+    return str(grid.relative_to(out))
 
 
 def real_count(data: str, size: int) -> int:
@@ -576,6 +582,28 @@ def update_cards(cards: Path, rows: list[dict], args) -> list[Path]:
 
 
 def main() -> None:
+    parser = make_parser()
+    args = parser.parse_args()
+    from ganzoo.devices import resolve_device
+
+    args.device = str(resolve_device(args.device))
+    out = Path(args.out)
+    if args.report_only:
+        out.mkdir(parents=True, exist_ok=True)
+        report_only(out, args)
+        return
+    check_choices(parser, args)
+    out.mkdir(parents=True, exist_ok=True)
+    args.inception = inception_available()
+    rows = []
+    for dataset in args.datasets.split(","):
+        for label in args.models.split(","):
+            print(f"== {label} on {dataset}", file=sys.stderr, flush=True)
+            rows = save_row(out, make_row(label, dataset, args, out), args)
+    print(markdown(rows, args))
+
+
+def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--budget",
@@ -620,24 +648,7 @@ def main() -> None:
         help="with --report-only: a catalogue folder (model_cards/, or a plugin's zoo/) whose "
         "cards' Results sections to update; may be given more than once",
     )
-    args = parser.parse_args()
-    from ganzoo.devices import resolve_device
-
-    args.device = str(resolve_device(args.device))
-    out = Path(args.out)
-    if args.report_only:
-        out.mkdir(parents=True, exist_ok=True)
-        report_only(out, args)
-        return
-    check_choices(parser, args)
-    out.mkdir(parents=True, exist_ok=True)
-    args.inception = inception_available()
-    rows = []
-    for dataset in args.datasets.split(","):
-        for label in args.models.split(","):
-            print(f"== {label} on {dataset}", file=sys.stderr, flush=True)
-            rows = save_row(out, make_row(label, dataset, args, out), args)
-    print(markdown(rows, args))
+    return parser
 
 
 def check_choices(parser: argparse.ArgumentParser, args) -> None:

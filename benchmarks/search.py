@@ -228,7 +228,7 @@ def flops_per_image(model_name: str, overrides: dict, data: str, source: str | N
 def train_and_score(label: str, overrides: dict, images: int, experiment: dict, args, run_dir):
     """Trains (or, with a run that exists, resumes up to ``images``) and scores one candidate."""
     from ganzoo.evaluate import evaluate
-    from ganzoo.train import TrainOptions, train
+    from ganzoo.training.train import TrainOptions, train
 
     batch = int(overrides.get("batch_size") or default_batch(experiment))
     steps = max(1, images // batch)
@@ -304,7 +304,7 @@ def face_grid(experiment: dict, rows: list[dict], path: Path, args) -> None:
     from PIL import Image, ImageDraw
 
     import ganzoo
-    from ganzoo.plots import grid_image
+    from ganzoo.training.plots import grid_image
 
     size = None
     lines, names = [], []

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
-from ganzoo.errors import GanzooError  # noqa: E402
-from ganzoo.registry import list_models, list_plugins, registry  # noqa: E402
+from ganzoo.errors import GanzooError
+from ganzoo.registry import list_models, list_plugins, registry
+from ganzoo.version import __version__
 
 if TYPE_CHECKING:
     from ganzoo.models import GAN
@@ -30,6 +29,7 @@ __all__ = [
 
 def create(name: str, recipe: str = "default", **overrides: Any) -> GAN:
     """An untrained model from the registry, e.g. ``create("dcgan", size=64)``."""
+    import ganzoo.hub  # noqa: F401  the hub layer gives every model save_pretrained and push_to_hub
     from ganzoo.models import create as _create
 
     return _create(name, recipe, **overrides)
@@ -43,7 +43,7 @@ def load(source: str, device: str | None = None) -> GAN:
 
 
 def export_onnx(model: GAN, directory: str) -> list:
-    """The model's generator(s) as ONNX files in ``directory`` (needs ``ganzoo[onnx]``)."""
-    from ganzoo.onnx_export import export_onnx as _export_onnx
+    """The model's generator(s) as ONNX files in ``directory`` (needs ``ganzoo-core[onnx]``)."""
+    from ganzoo.hub.onnx_export import export_onnx as _export_onnx
 
     return _export_onnx(model, directory)

@@ -16,6 +16,7 @@ import copy
 import math
 import numbers
 import random
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -23,7 +24,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from ganzoo import __version__
 from ganzoo.augment import diff_augment, parse_policy
 from ganzoo.errors import GanzooError
 from ganzoo.optim import Stepper, make_optimizer
@@ -36,6 +36,7 @@ from ganzoo.validate import (
     check_recipe,
     check_seed,
 )
+from ganzoo.version import __version__
 
 
 def ema_average(decay: float, warmup: bool):
@@ -59,6 +60,24 @@ def to_unit(images: torch.Tensor) -> torch.Tensor:
 def from_unit(images: torch.Tensor) -> torch.Tensor:
     """[0, 1] user images to the [-1, 1] networks work in."""
     return images * 2 - 1
+
+
+# Saving and pushing a model is the hub layer's job, and the hub layer sits above this module (it
+# builds models to load them). So that no import runs upward, ganzoo.hub registers its two
+# functions here when it is imported; ganzoo.create, ganzoo.load, the engine and the command line
+# all import it.
+_publishers: dict[str, Callable[..., Any]] = {}
+
+
+def register_publishers(save: Callable[..., Any], push: Callable[..., Any]) -> None:
+    """What ``GAN.save_pretrained`` and ``GAN.push_to_hub`` call; set by ``ganzoo.hub``."""
+    _publishers.update(save=save, push=push)
+
+
+def _publisher(name: str) -> Callable[..., Any]:
+    if name not in _publishers:
+        raise GanzooError("saving or pushing a model needs ganzoo.hub: `import ganzoo.hub` first")
+    return _publishers[name]
 
 
 class GAN(nn.Module):
@@ -211,15 +230,11 @@ class GAN(nn.Module):
     # publishing, in the manner of huggingface_hub's PyTorchModelHubMixin ----------------------
     def save_pretrained(self, directory: str, **card: Any) -> str:
         """Writes a Hub-ready folder: config.json, model.safetensors, README.md."""
-        from ganzoo.hub import save_pretrained
-
-        return str(save_pretrained(self, directory, **card))
+        return str(_publisher("save")(self, directory, **card))
 
     def push_to_hub(self, repo_id: str, private: bool = False, **card: Any) -> tuple[str, str]:
         """Uploads the model as a Hub-ready folder; returns (url, commit)."""
-        from ganzoo.hub import push_model_to_hub
-
-        return push_model_to_hub(self, repo_id, private=private, **card)
+        return _publisher("push")(self, repo_id, private=private, **card)
 
 
 class UnconditionalGAN(GAN):

@@ -42,9 +42,6 @@ from typing import Any
 
 import yaml
 
-import ganzoo
-from ganzoo.errors import GanzooError
-
 CARDS_ENV = "GANZOO_MODEL_CARDS"
 CARD_NAME = "README.md"
 CONFIG_NAME = "config.json"
@@ -198,7 +195,7 @@ def metric_protocol(metadata: dict[str, Any], name: str) -> str | None:
 
 def cards_dir() -> Path | None:
     """ganzoo's own catalogue folder, or None when there is none."""
-    package = Path(ganzoo.__file__).resolve().parent
+    package = Path(__file__).resolve().parent
     for candidate in (package / "model_cards", package.parent / "model_cards"):
         if candidate.is_dir():
             return candidate
@@ -357,41 +354,3 @@ def card_sha256(folder: Path) -> str | None:
     block = metadata.get("ganzoo")
     sha = block.get("sha256") if isinstance(block, dict) else None
     return str(sha).lower() if sha else None
-
-
-# ---------------------------------------------------------------------------------------------
-# loading an entry (imports torch and huggingface_hub: only when a model is loaded)
-
-
-def entry_source(entry: ZooEntry):
-    """The ``ganzoo.model_sources.Source`` of a zoo entry; ``load`` then checks the card's sha256.
-
-    A published entry is read from its pinned Hub commit through the Hugging Face cache, unless
-    it is bundled and HF_HUB_OFFLINE is set; when the Hub cannot give it (no network, not
-    cached), a bundled copy is used instead. Without either, the card's training command is the
-    way to get the model."""
-    from huggingface_hub import constants
-
-    from ganzoo import model_sources
-
-    if entry.bundled and not entry.sha256:
-        raise GanzooError(
-            f"zoo entry {entry.name!r} ships {WEIGHTS_NAME} but its card {entry.card_path} "
-            "records no sha256 to check it against"
-        )
-    if entry.published and not (entry.bundled and constants.HF_HUB_OFFLINE):
-        label = f"zoo entry {entry.name} ({entry.repo}@{entry.revision})"
-        try:
-            return model_sources.hub_source(entry.repo, entry.revision, label, entry.sha256)
-        except GanzooError:
-            if not entry.bundled:
-                raise
-    if entry.bundled:
-        label = f"zoo entry {entry.name} (bundled in {entry.folder})"
-        config = model_sources.read_config(entry.folder / CONFIG_NAME, label)
-        weights = entry.folder / WEIGHTS_NAME
-        return model_sources.Source(config, weights, label, "folder", sha256=entry.sha256)
-    raise GanzooError(
-        f"zoo entry {entry.name!r} has no published weights yet; train it with "
-        f"`{entry.train_command}` and load the run directory it writes"
-    )

@@ -7,8 +7,8 @@ import pytest
 import yaml
 from cli_helpers import run_main
 
-from ganzoo.cards import card_metrics
 from ganzoo.errors import GanzooError
+from ganzoo.hub.cards import card_metrics
 from ganzoo.zoo import card_yaml, zoo_entries
 
 

@@ -594,8 +594,8 @@ def ffhq_plugin(tmp_path, monkeypatch) -> Path:
 
 
 def test_plugin_dataset_is_found_described_and_cropped_as_it_declares(ffhq_plugin, monkeypatch):
+    from ganzoo.cli.inference import input_crop
     from ganzoo.data import source_domain
-    from ganzoo.inference import input_crop
 
     info = describe("ffhq")
     assert info["summary"].startswith("portraits") and info["licence"].startswith("CC BY-NC-SA")
@@ -628,7 +628,7 @@ def test_plugin_dataset_is_found_described_and_cropped_as_it_declares(ffhq_plugi
 def test_plugin_dataset_shows_in_model_cards_and_evaluation(ffhq_plugin, monkeypatch):
     import ganzoo
     import ganzoo.evaluate as ev
-    from ganzoo.cards import render_model_card
+    from ganzoo.hub.cards import render_model_card
     from ganzoo.metrics.base import Metric, MetricResult
     from ganzoo.models import make_config
 

@@ -26,8 +26,8 @@ import torch
 from PIL import Image
 
 from ganzoo.cli import main
+from ganzoo.cli.demo import sample_picture, translate_picture
 from ganzoo.data.toon import toon_photo
-from ganzoo.demo import sample_picture, translate_picture
 from ganzoo.hub import load, save_pretrained
 from ganzoo.models import build, make_config
 
@@ -67,7 +67,7 @@ def test_without_the_extra_demo_is_one_line(tmp_path, capsys, monkeypatch):
         main(["demo", str(tiny("dcgan", tmp_path / "dcgan"))])
     assert exit_info.value.code == 1
     assert capsys.readouterr().err == (
-        "error: ganzoo demo needs the demo extra: pip install 'ganzoo[demo]'\n"
+        "error: ganzoo demo needs the demo extra: pip install 'ganzoo-core[demo]'\n"
     )
 
 
@@ -101,7 +101,7 @@ def _wait_for_page(url: str, server: subprocess.Popen, log: Path, seconds: float
 def demo_server(tmp_path):
     """``ganzoo demo`` of a tiny untrained translator, in its own process; yields the URL."""
     if importlib.util.find_spec("gradio") is None:
-        _required("gradio (pip install 'ganzoo[demo]')")
+        _required("gradio (pip install 'ganzoo-core[demo]')")
     folder = tiny("improved", tmp_path / "improved")
     port = _free_port()
     env = {
@@ -134,7 +134,7 @@ def browser(tmp_path):
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
     except ImportError:
-        _required("selenium (pip install 'ganzoo[test]')")
+        _required("selenium (pip install 'ganzoo-core[test]')")
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not chromium or not driver:
         _required("chromium or chromedriver (apt-get install chromium chromium-driver)")

@@ -242,10 +242,12 @@ def test_eval_scores_a_folder_of_images_real_against_real(tmp_path, capsys, monk
 def test_source_data_is_one_flag_in_run_and_eval(monkeypatch, capsys):
     """A translator's source domain is --source-data in both commands; run's old --source still
     works, hidden, and says it is the old spelling."""
-    import ganzoo.train
+    import ganzoo.training.train
 
     given = {}
-    monkeypatch.setattr(ganzoo.train, "train", lambda options: given.update(run=options.source))
+    monkeypatch.setattr(
+        ganzoo.training.train, "train", lambda options: given.update(run=options.source)
+    )
     monkeypatch.setattr(ev, "evaluate", lambda *a, **k: given.update(eval=k["source_data"]) or [])
     main(["run", "improved", "--data", "toon", "--source-data", "toon/anime"])
     main(["eval", "some-model", "--data", "toon", "--source-data", "toon/anime", "--json"])

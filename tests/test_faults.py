@@ -17,16 +17,16 @@ import torch
 from cli_helpers import run_main as cli
 from PIL import Image
 
-import ganzoo.checkpoints
-import ganzoo.network
+import ganzoo.io.checkpoints
+import ganzoo.io.network
 from ganzoo.cli import main
+from ganzoo.cli.inference import _output_names
 from ganzoo.data import open_dataset
 from ganzoo.data import sources as data_sources
 from ganzoo.hub import save_pretrained, update_card_metrics
-from ganzoo.inference import _output_names
 from ganzoo.models import build, make_config
 from ganzoo.registry import discover, registry
-from ganzoo.rundirs import LOCK_NAME, claim_new, default_run_dir
+from ganzoo.training.rundirs import LOCK_NAME, claim_new, default_run_dir
 
 NETS = ["--set", "generator_args.width=8", "--set", "discriminator_args.width=8"]
 TINY_RUN = ["--data", "toon", "--size", "32", "--batch-size", "4", *NETS, "--quiet"]
@@ -186,7 +186,7 @@ def test_resume_of_damaged_or_foreign_runs_is_one_line(trained, tmp_path, capsys
     # the newest checkpoint is another model's
     torch.manual_seed(0)
     improved = build(make_config("improved", overrides=TINY))
-    ganzoo.checkpoints.save_checkpoint(
+    ganzoo.io.checkpoints.save_checkpoint(
         trained / "checkpoints" / "step-9.safetensors", 9, {"model": improved.state_dict()}
     )
     refused(trained, "step-9.safetensors does not fit the dcgan model")
@@ -214,7 +214,7 @@ def test_a_full_disk_while_checkpointing_is_one_line(tmp_path, capsys, monkeypat
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(ganzoo.checkpoints, "save_file", full)
+    monkeypatch.setattr(ganzoo.io.checkpoints, "save_file", full)
     run = tmp_path / "run"
     code, _, err = cli(["run", "dcgan", *TINY_RUN, "--steps", "2", "--out", str(run)], capsys)
     # after the progress line "training dcgan on toon ...", one error line
@@ -290,11 +290,11 @@ def test_hub_errors_are_one_line_within_seconds_offline(tmp_path, capsys, monkey
     def no_network(*args, **kwargs):
         raise OSError(errno.ENETUNREACH, "Network is unreachable")
 
-    monkeypatch.setattr(ganzoo.network.socket, "create_connection", no_network)
+    monkeypatch.setattr(ganzoo.io.network.socket, "create_connection", no_network)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    for proxy in ganzoo.network._PROXY_VARIABLES:  # behind a proxy the Hub is not tried first
+    for proxy in ganzoo.io.network._PROXY_VARIABLES:  # behind a proxy the Hub is not tried first
         monkeypatch.delenv(proxy, raising=False)
     for args in (
         ["sample", "hf://org/name", "-o", "x.png"],

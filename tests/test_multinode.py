@@ -24,7 +24,7 @@ TINY += ["--set", "checkpoint_every=2", "--set", "ema=0.9", "--set", "augment=tr
 RECORDER = textwrap.dedent("""
     import hashlib, json, os, sys
     import torch
-    import ganzoo.train as engine
+    import ganzoo.training.train as engine
     from ganzoo.cli import main
     from ganzoo.models import UnconditionalGAN
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.checkpoints import save_checkpoint
 from ganzoo.cli import main
+from ganzoo.io.checkpoints import save_checkpoint
 from ganzoo.models import build, make_config
 
 TINY = {"size": 32, "generator_args": {"width": 8}, "discriminator_args": {"width": 8}}
@@ -21,7 +21,8 @@ TOLERANCE = 1e-4  # fp32
 
 @pytest.fixture(scope="module")
 def ort():
-    """onnxruntime, and the exporter's onnxscript (the extra ganzoo[onnx]; .ci/run installs it)."""
+    """onnxruntime, and the exporter's onnxscript (the ganzoo-core[onnx] extra, which .ci/run
+    installs)."""
     pytest.importorskip("onnxscript")
     return pytest.importorskip("onnxruntime")
 
@@ -85,5 +86,5 @@ def test_without_the_extra_export_is_one_line_and_writes_nothing(tmp_path, capsy
         main(["export", str(run), str(tmp_path / "out"), "--onnx"])
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
-    assert err == "error: ONNX export needs the onnx extra: pip install 'ganzoo[onnx]'\n"
+    assert err == "error: ONNX export needs the onnx extra: pip install 'ganzoo-core[onnx]'\n"
     assert not (tmp_path / "out").exists()

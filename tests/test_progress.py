@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from ganzoo import steplog
-from ganzoo.train import TrainOptions, train
+from ganzoo.training import steplog
+from ganzoo.training.train import TrainOptions, train
 
 LINE = re.compile(
     r"step (\d+)/(\d+) \((\d+)%\), [\d.]+ img/s, loss_d [-\d.e+]+ loss_g [-\d.e+]+, "

@@ -1,12 +1,14 @@
 """``benchmarks/reproduce.py``: the comparison harness end to end, at a budget of a few steps.
 
-It trains a DCGAN and the improved translator for one and two steps on 32x32 toon, scores them
-and the source-as-is row on 16 images, and writes results.json, report.md, the grids' thumbnails
-and the model cards' Results sections. The numbers mean nothing here; the plumbing is the test.
+It trains a DCGAN and the improved translator for one and three steps on 32x32 toon (a budget per
+family), scores them and the real-vs-real and source-as-is rows on 16 images and again on 24
+(``--final-n``), and writes results.json, report.md, the grids' thumbnails and the model cards'
+Results sections. The numbers mean nothing here; the plumbing is the test.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -18,10 +20,10 @@ import pytest
 from PIL import Image
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "reproduce.py"
-MODELS = "source as-is,dcgan,improved-gp"
+MODELS = "real vs real,source as-is,dcgan,improved-gp"
 
 
-def reproduce(*args: str, tmp_path: Path) -> str:
+def reproduce(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "GANZOO_CACHE": str(tmp_path / "cache"),
@@ -33,32 +35,54 @@ def reproduce(*args: str, tmp_path: Path) -> str:
         [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
+    return done
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("reproduce")
     out = tmp_path / "out"
-    common = ["--budget", "16", "--size", "32", "-n", "16", "--out", str(out)]
-    reproduce(*common, "--datasets", "toon", "--models", MODELS, tmp_path=tmp_path)
+    # no wgan budget: only the families of the models asked for need one
+    common = ["--budget", "dcgan=16,improved=24", "--size", "32", "-n", "16", "--out", str(out)]
+    reproduce(
+        *common, "--final-n", "24", "--datasets", "toon", "--models", MODELS, tmp_path=tmp_path
+    )
     return tmp_path, out, common
 
 
-def test_every_model_gets_one_row_with_its_budget(results):
+def test_every_model_gets_one_row_with_its_familys_budget(results):
     _, out, _ = results
     rows = json.loads((out / "results.json").read_text())
-    assert [r["label"] for r in rows] == ["source as-is", "dcgan", "improved-gp"]
+    assert [r["label"] for r in rows] == ["real vs real", "source as-is", "dcgan", "improved-gp"]
     by_label = {r["label"]: r for r in rows}
-    # the same number of target images, whatever the batch size
+    # each family its own number of target images, whatever the batch size
     assert (by_label["dcgan"]["steps"], by_label["dcgan"]["batch"]) == (1, 16)
-    assert (by_label["improved-gp"]["steps"], by_label["improved-gp"]["batch"]) == (2, 8)
-    assert by_label["source as-is"]["steps"] == 0 and by_label["source as-is"]["grid"] is None
+    assert (by_label["improved-gp"]["steps"], by_label["improved-gp"]["batch"]) == (3, 8)
+    assert [by_label[m]["budget"] for m in ("dcgan", "improved-gp")] == [16, 24]
+    for baseline in ("real vs real", "source as-is"):
+        assert by_label[baseline]["steps"] == 0 and by_label[baseline]["grid"] is None
     names = {res["name"] for res in by_label["improved-gp"]["results"]}
     assert {"toon-modes", "toon-fid", "swd", "msssim", "toon-content"} <= names
     # the unconditional model and the unchanged source get no content score
     assert "toon-content" not in {res["name"] for res in by_label["dcgan"]["results"]}
     assert "toon-content" not in {res["name"] for res in by_label["source as-is"]["results"]}
+
+
+def test_trained_rows_record_their_training_cpu_seconds(results):
+    _, out, _ = results
+    rows = {r["label"]: r for r in json.loads((out / "results.json").read_text())}
+    for model in ("dcgan", "improved-gp"):
+        assert rows[model]["train_cpu_seconds"] > 0
+    assert rows["real vs real"]["train_cpu_seconds"] == 0
+
+
+def test_every_row_is_scored_again_at_the_final_n(results):
+    _, out, _ = results
+    for row in json.loads((out / "results.json").read_text()):
+        scores = {res["name"]: res for res in row["results"]}
+        assert (scores["toon-fid"]["n"], scores["toon-fid"]["n_real"]) == (16, 16)
+        assert (scores["toon-fid@final"]["n"], scores["toon-fid@final"]["n_real"]) == (24, 24)
+        assert {"swd", "msssim"} <= set(scores)
 
 
 def test_runs_leave_hub_ready_weights_and_thumbnails(results):
@@ -73,8 +97,14 @@ def test_runs_leave_hub_ready_weights_and_thumbnails(results):
 def test_report_has_a_table_row_per_model_and_a_picture_per_trained_one(results):
     _, out, _ = results
     report = (out / "report.md").read_text()
-    assert "| source as-is | - | - |" in report
-    assert "| dcgan | 1 x 16 |" in report and "| improved-gp | 2 x 8 |" in report
+    header = next(line for line in report.splitlines() if line.startswith("| model |"))
+    assert header.startswith("| model | steps x batch | train s | train CPU s | ")
+    for column in ("toon-fid:toon-fid", "swd:avg", "msssim:generated", "toon-fid@final:toon-fid"):
+        assert f" {column} |" in header
+    assert "| real vs real | - | - | - |" in report and "| source as-is | - | - | - |" in report
+    assert "| dcgan | 1 x 16 |" in report and "| improved-gp | 3 x 8 |" in report
+    assert "Budget (target images seen per model, by family): dcgan 16, improved 24;" in report
+    assert "real vs real, source as-is, dcgan, improved-gp: 24 generated against 24 real" in report
     assert "](grids/dcgan-toon.jpg)" in report and "](grids/improved-gp-toon.jpg)" in report
     assert "source as-is on toon" not in report  # no grid for the unchanged images
 
@@ -96,7 +126,8 @@ def test_cards_get_one_results_section_before_limitations(results, tmp_path):
     for text in (card.read_text(), (entries / "dcgan-toon" / "README.md").read_text()):
         assert text.count("## Results") == 1
         assert text.index("## Model") < text.index("## Results") < text.index("## Limitations")
-        assert "| improved-gp | 2 x 8 |" in text and "| dcgan | 1 x 16 |" in text
+        assert "| improved-gp | 3 x 8 |" in text and "| dcgan | 1 x 16 |" in text
+        assert "| real vs real | - | - | - |" in text and "toon-fid@final:toon-fid" in text
     assert "## Results" not in (cards / "improved-anime.md").read_text()
 
 
@@ -108,7 +139,68 @@ def test_an_unknown_model_is_one_error_line_naming_the_known_ones(tmp_path):
     )
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1].endswith(
-        "unknown models gan; known: source as-is, dcgan, wgan (clip), wgan-gp, "
+        "unknown models gan; known: real vs real, source as-is, dcgan, wgan (clip), wgan-gp, "
         "improved (clip), improved-gp"
     )
     assert not (tmp_path / "results.json").exists()
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("reproduce", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_budget_takes_one_number_or_one_per_family():
+    parse = load_script().parse_budget
+    assert parse("20000") == {"dcgan": 20000, "wgan": 20000, "improved": 20000}
+    assert parse("dcgan=256000,wgan=256000,improved=25600") == {
+        "dcgan": 256000,
+        "wgan": 256000,
+        "improved": 25600,
+    }
+    assert parse("12800,improved=25600") == {"dcgan": 12800, "wgan": 12800, "improved": 25600}
+    assert parse("dcgan=16") == {"dcgan": 16}  # enough when only dcgan is asked for
+
+
+@pytest.mark.parametrize(
+    "budget, message",
+    [
+        ("gan=5", "unknown model family 'gan'; known: dcgan, wgan, improved"),
+        ("dcgan=many", "'dcgan=many' is not a positive number of images"),
+        ("dcgan=0", "'dcgan=0' is not a positive number of images"),
+        ("dcgan=5,dcgan=6", "dcgan is given twice"),
+        ("dcgan=5", "--budget gives no budget for wgan, improved"),
+    ],
+)
+def test_a_bad_budget_is_one_error_line(tmp_path, budget, message):
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--budget", budget, "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert message in done.stderr.splitlines()[-1]
+    assert not (tmp_path / "out").exists()
+
+
+def test_reused_runs_keep_the_seconds_they_recorded(results):
+    tmp, out, common = results
+    before = {r["label"]: r for r in json.loads((out / "results.json").read_text())}
+    again = ["--reuse", "--final-n", "24", "--datasets", "toon", "--models", "dcgan"]
+    done = reproduce(*common, *again, tmp_path=tmp)  # the same row as before: order-proof
+    assert "reusing" in done.stderr and "training dcgan" not in done.stderr
+    after = {r["label"]: r for r in json.loads((out / "results.json").read_text())}
+    for key in ("train_seconds", "train_cpu_seconds", "steps", "grid"):
+        assert after["dcgan"][key] == before["dcgan"][key]
+
+
+def test_the_final_note_says_when_the_floor_has_no_images_left():
+    script = load_script()
+    result = {"name": "fid@final", "values": {"fid": 50.0}, "protocol": "", "n": 5000}
+    model = {"label": "dcgan", "results": [{**result, "n_real": 5000}]}
+    floor = {"label": "real vs real", "results": []}
+    (note,) = script.final_note([floor, model])[1:]
+    assert "dcgan: 5000 generated against 5000 real images" in note
+    assert "real vs real: none" in note

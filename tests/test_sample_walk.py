@@ -165,4 +165,4 @@ def test_walk_as_mp4(dcgan_folder, tmp_path, capsys):
 def test_walk_as_mp4_without_pyav(dcgan_folder, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "av", None)  # `import av` raises ImportError
     args = ["sample", str(dcgan_folder), "--interpolate", "2", "-o", str(tmp_path / "w.mp4")]
-    assert 'pip install "ganzoo[video]"' in one_line_error(*run_main(args, capsys)[::2])
+    assert 'pip install "ganzoo-core[video]"' in one_line_error(*run_main(args, capsys)[::2])

@@ -16,11 +16,11 @@ from cli_helpers import run_main
 
 import ganzoo
 from ganzoo.cli import main
+from ganzoo.cli.scaffold import new_plugin
 from ganzoo.errors import GanzooError
 from ganzoo.hub import load, save_pretrained
 from ganzoo.optim import Stepper
 from ganzoo.registry import Plugin, Registry, _read_manifest, discover
-from ganzoo.scaffold import new_plugin
 
 TINY = {"generator_args": {"width": 8, "latent_dim": 16}, "discriminator_args": {"width": 8}}
 

@@ -11,9 +11,9 @@ import time
 import pytest
 import torch
 
-from ganzoo import threads
 from ganzoo.errors import GanzooError
-from ganzoo.train import TrainOptions, train
+from ganzoo.training import threads
+from ganzoo.training.train import TrainOptions, train
 
 
 def test_parse_threads():
@@ -99,7 +99,7 @@ def test_same_seed_same_weights_whatever_the_load(tmp_path, monkeypatch):
     one, train bit-identical weights (and optimizer and random-generator state)."""
     from safetensors.torch import load_file
 
-    from ganzoo.checkpoints import list_checkpoints
+    from ganzoo.io.checkpoints import list_checkpoints
 
     monkeypatch.setenv("GANZOO_CACHE", str(tmp_path / "cache"))
     # a 2-core machine, where the load-based auto of before picked 2 threads idle and 1 busy

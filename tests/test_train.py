@@ -17,9 +17,9 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from ganzoo.checkpoints import list_checkpoints, load_checkpoint
 from ganzoo.errors import GanzooError
-from ganzoo.train import TrainOptions, train
+from ganzoo.io.checkpoints import list_checkpoints, load_checkpoint
+from ganzoo.training.train import TrainOptions, train
 
 TINY = {
     "dcgan": {
@@ -392,7 +392,7 @@ def test_torchrun_two_processes_with_gloo(tmp_path):
         textwrap.dedent(f"""
         import hashlib, json, os, torch
         from ganzoo.models import UnconditionalGAN
-        from ganzoo.train import TrainOptions, train
+        from ganzoo.training.train import TrainOptions, train
 
         original = UnconditionalGAN.train_step
         trained = []

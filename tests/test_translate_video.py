@@ -1,4 +1,4 @@
-"""`ganzoo translate` on a video (the ganzoo[video] extra, PyAV), and on inputs none of which
+"""`ganzoo translate` on a video (the ganzoo-core[video] extra, PyAV), and on inputs none of which
 is readable."""
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def test_translate_a_video(translator, tmp_path, capsys):
     with av.open(str(clip)) as container:
         first = next(container.decode(video=0)).to_ndarray(format="rgb24")
     from ganzoo import load
-    from ganzoo.inference import input_crop
+    from ganzoo.cli.inference import input_crop
 
     gan = load(str(translator), device="cpu")
     assert input_crop(gan.config) == "face"
@@ -130,7 +130,7 @@ def test_video_without_pyav_is_one_line(translator, tmp_path, capsys, monkeypatc
     clip.write_bytes(b"\0" * 64)  # never read: the missing extra is found first
     args = ["translate", str(translator), str(clip), "-o", str(tmp_path / "out.mp4")]
     line = one_line_error(*run_main(args, capsys)[::2])
-    assert line == 'error: reading and writing video needs PyAV: pip install "ganzoo[video]"'
+    assert line == 'error: reading and writing video needs PyAV: pip install "ganzoo-core[video]"'
 
 
 def test_translate_with_no_readable_input_fails(translator, tmp_path, capsys):

@@ -29,15 +29,16 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 import ganzoo
-from ganzoo import hub, model_sources
+from ganzoo import hub
 from ganzoo.cli import cli
+from ganzoo.cli.inference import input_crop, read_image, translate_paths
 from ganzoo.data.images import decode
 from ganzoo.errors import GanzooError
-from ganzoo.hub import load, push_to_hub, save_pretrained, update_card_metrics
-from ganzoo.inference import input_crop, read_image, translate_paths
+from ganzoo.hub import load, model_sources, push_to_hub, save_pretrained, update_card_metrics
+from ganzoo.hub.model_sources import entry_source
+from ganzoo.hub.zoo_entry import _owning_zoo, make_zoo_entry, wall_seconds
 from ganzoo.registry import _read_manifest, registry
-from ganzoo.zoo import entry_source, find_zoo_entry, sha256_of, split_card, zoo_entries
-from ganzoo.zoo_entry import _owning_zoo, make_zoo_entry, wall_seconds
+from ganzoo.zoo import find_zoo_entry, sha256_of, split_card, zoo_entries
 
 TINY = {"size": 32, "generator_args": {"width": 8}, "discriminator_args": {"width": 8}}
 COMMIT = "c" * 40
@@ -508,9 +509,9 @@ def test_card_command_of_an_in_process_run_sets_what_the_run_changed():
     `ganzoo run` line must still name every recipe field they changed."""
     import shlex
 
+    from ganzoo.hub.zoo_entry import _train_command
     from ganzoo.models import make_config
     from ganzoo.recipes import parse_assignments
-    from ganzoo.zoo_entry import _train_command
 
     changed = {"ema": 0.999, "augment": "color,cutout", "betas": [0.0, 0.9]}
     config = make_config("dcgan", overrides={**changed, "discriminator_args.width": 16})

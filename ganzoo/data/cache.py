@@ -11,7 +11,7 @@ Where: ``$GANZOO_CACHE/datasets/`` (default ``~/.cache/ganzoo/datasets/``), file
 crop, or a change to the decoding code gives another key, never a stale cache.
 
 Trust: a cache is only ever written under a temporary name and renamed into place
-(``ganzoo.files.atomic_write``) once complete, its .json first, so the final name always holds a
+(``ganzoo.io.files.atomic_write``) once complete, its .json first, so the final name always holds a
 whole file; a process killed mid-way leaves a ``.NAME.*.tmp`` file that is never read and is
 deleted by the next build. The file is still checked (header, shape, length) before use, and
 rebuilt if it does not match. A lock file serialises builds, so processes started together
@@ -41,7 +41,7 @@ from ganzoo.data.cache_dir import cache_root
 from ganzoo.data.images import Unusable
 from ganzoo.data.sources import Source
 from ganzoo.errors import GanzooError
-from ganzoo.files import atomic_write, leftover_temporaries
+from ganzoo.io.files import atomic_write, leftover_temporaries
 
 CACHE_FORMAT = 1
 CHUNK = 64  # files handed to a worker thread at a time

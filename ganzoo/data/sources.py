@@ -32,7 +32,7 @@ from pathlib import Path
 
 from ganzoo.data.images import IMAGE_EXTENSIONS, Unusable, is_image_name
 from ganzoo.errors import GanzooError
-from ganzoo.hub_errors import cache_only_reason, hub_errors
+from ganzoo.io.hub_errors import cache_only_reason, hub_errors
 
 ARCHIVE_SUFFIXES = (".tar", ".zip")
 #: no image file is this big (50 megapixels as 32-bit BMP is 200 MB); a file or archive member
@@ -350,7 +350,7 @@ def hub_snapshot(
     repo: str, revision: str | None = None, patterns: list[str] | None = None, download=True
 ) -> Path:
     """The local folder of a Hub dataset, downloaded into (or found in) the Hugging Face cache;
-    its errors are one line (``ganzoo.hub_errors``)."""
+    its errors are one line (``ganzoo.io.hub_errors``)."""
     from huggingface_hub import snapshot_download
 
     cache_only = cache_only_reason(download)

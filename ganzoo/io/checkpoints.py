@@ -19,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ganzoo.errors import GanzooError
-from ganzoo.files import atomic_write
+from ganzoo.io.files import atomic_write
 
 FORMAT = "ganzoo-checkpoint/1"
 _STEP_FILE = re.compile(r"step-(\d+)\.safetensors$")
@@ -54,7 +54,7 @@ def unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 
 def atomic_save(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> None:
-    """A safetensors file written whole or not at all (``ganzoo.files.atomic_write``)."""
+    """A safetensors file written whole or not at all (``ganzoo.io.files.atomic_write``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 

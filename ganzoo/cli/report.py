@@ -18,10 +18,10 @@ from typing import Any
 
 import torch
 
-from ganzoo import __version__
 from ganzoo.errors import GanzooError
-from ganzoo.files import atomic_write
-from ganzoo.plots import grid_image, upscale_factor
+from ganzoo.io.files import atomic_write
+from ganzoo.training.plots import grid_image, upscale_factor
+from ganzoo.version import __version__
 
 PICTURES = 16  # samples, or translation pairs, shown
 PAIRS_PER_ROW = 4

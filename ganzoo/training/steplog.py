@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from ganzoo.errors import GanzooError
-from ganzoo.threads import SlowdownWatch
+from ganzoo.training.threads import SlowdownWatch
 
 PROGRESS_SECONDS = 30.0  # without a terminal: a progress line at least this often...
 PROGRESS_PARTS = 10  # ...and at each tenth of the run

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid
 
-from ganzoo.files import atomic_write
+from ganzoo.io.files import atomic_write
 
 #: the smallest edge, in screen pixels, of one image in a grid meant to be looked at
 READABLE_PX = 128

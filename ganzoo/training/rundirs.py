@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ganzoo.errors import GanzooError
-from ganzoo.files import atomic_write
+from ganzoo.io.files import atomic_write
 from ganzoo.recipes import parse_size
 
 try:
@@ -298,7 +298,7 @@ class RunDirectory:
     def write_samples(self, step: int, images, group: int) -> Path:
         """A preview grid, ``group`` images to a unit (a translator's source, translation and
         reconstruction), enlarged: 32 px faces are unreadable."""
-        from ganzoo.plots import save_readable_grid
+        from ganzoo.training.plots import save_readable_grid
 
         path = self.path / "samples" / f"step-{step}.png"
         nrow = group * max(1, round(math.sqrt(images.shape[0] / group)))
@@ -314,7 +314,7 @@ class RunDirectory:
     def write_checkpoint(self, step: int, state: dict[str, Any], last_good: Path | None) -> Path:
         """``checkpoints/step-N.safetensors``, then the oldest beyond ``keep`` removed. A full
         disk stops the run in one line that says what to resume from."""
-        from ganzoo.checkpoints import prune_checkpoints, save_checkpoint
+        from ganzoo.io.checkpoints import prune_checkpoints, save_checkpoint
 
         path = self.path / "checkpoints" / f"step-{step}.safetensors"
         try:
@@ -333,6 +333,6 @@ class RunDirectory:
         return path
 
     def plot_losses(self, loss_keys: tuple[str, ...]) -> None:
-        from ganzoo.plots import plot_losses
+        from ganzoo.training.plots import plot_losses
 
         plot_losses(self.path / "metrics.csv", self.path / "losses.png", loss_keys)

@@ -11,13 +11,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ganzoo import __version__
 from ganzoo.errors import GanzooError
-from ganzoo.export import CARD_NAME, export_run, save_pretrained
-from ganzoo.hub_errors import push_errors
-from ganzoo.loading import load
-from ganzoo.model_sources import CONFIG_NAME, local_source
+from ganzoo.hub.export import CARD_NAME, export_run, save_pretrained
+from ganzoo.hub.loading import load
+from ganzoo.hub.model_sources import CONFIG_NAME, local_source
+from ganzoo.io.hub_errors import push_errors
 from ganzoo.models import GAN
+from ganzoo.version import __version__
 
 
 def push_to_hub(source: str | os.PathLike, repo_id: str, private: bool = False) -> tuple[str, str]:
@@ -57,7 +57,7 @@ def _upload(folder: Path, repo_id: str, private: bool) -> tuple[str, str]:
     """Creates the repository if needed and uploads ``folder`` as one commit."""
     from huggingface_hub import HfApi
 
-    from ganzoo.cards import REPO_PLACEHOLDER
+    from ganzoo.hub.cards import REPO_PLACEHOLDER
 
     card = folder / CARD_NAME
     if card.is_file():  # the card's usage lines name this repository from now on

@@ -15,9 +15,9 @@ from typing import Any
 
 import click
 
-from ganzoo import __version__
 from ganzoo.errors import GanzooError
 from ganzoo.registry import KINDS, registry, singular
+from ganzoo.version import __version__
 
 LIST_KINDS = (
     "models",
@@ -343,8 +343,8 @@ def run(
 ) -> None:
     """Train MODEL on DATA and write a run directory."""
     from ganzoo.recipes import parse_assignments, read_config_file
-    from ganzoo.threads import parse_threads
-    from ganzoo.train import TrainOptions, train
+    from ganzoo.training.threads import parse_threads
+    from ganzoo.training.train import TrainOptions, train
 
     overrides: dict[str, Any] = read_config_file(config_file) if config_file else {}
     overrides.update(parse_assignments(list(assignments)))
@@ -433,7 +433,7 @@ def sample(
     raw: bool,
 ) -> None:
     """Images from an unconditional model (zoo name, run, folder or hf://ORG/NAME)."""
-    from ganzoo.inference import interpolate_to_path, sample_to_path
+    from ganzoo.cli.inference import interpolate_to_path, sample_to_path
 
     options = {"seed": seed, "truncation": truncation, "device": device, "force": force, "raw": raw}
     if walk is None:
@@ -462,10 +462,10 @@ def sample(
 def translate(
     source: str, inputs: tuple[str, ...], output: str, reverse: bool, device: str, force: bool
 ) -> None:
-    """Translate image files or folders, or one video (needs ganzoo[video]), with an
+    """Translate image files or folders, or one video (needs ganzoo-core[video]), with an
     image-to-image model."""
-    from ganzoo.inference import translate_paths
-    from ganzoo.video import is_video_name, translate_video
+    from ganzoo.cli.inference import translate_paths, translate_video
+    from ganzoo.cli.video import is_video_name
 
     if any(is_video_name(item) for item in inputs):
         if len(inputs) > 1:
@@ -526,7 +526,7 @@ def eval_command(
     from ganzoo.recipes import parse_size
 
     if report:
-        from ganzoo.report import check_report_path
+        from ganzoo.cli.report import check_report_path
 
         check_report_path(report)  # before the slow part
     names = [m.strip() for m in metrics.split(",") if m.strip()]
@@ -552,7 +552,7 @@ def eval_command(
 
 
 def _write_eval_report(path: str, model_or_images: str, data: str, results, *options) -> None:
-    from ganzoo.report import write_report
+    from ganzoo.cli.report import write_report
 
     written = write_report(path, model_or_images, data, results, *options)
     click.echo(f"wrote {written}", err=True)  # stderr: --json output stays parseable
@@ -562,13 +562,15 @@ def _write_eval_report(path: str, model_or_images: str, data: str, results, *opt
 @click.argument("run_dir", type=click.Path())
 @click.argument("out_dir", type=click.Path())
 @click.option("--force", is_flag=True, help="Overwrite OUT_DIR's files if it exists.")
-@click.option("--onnx", is_flag=True, help="Add the generator(s) as ONNX (needs ganzoo[onnx]).")
+@click.option(
+    "--onnx", is_flag=True, help="Add the generator(s) as ONNX (needs ganzoo-core[onnx])."
+)
 def export(run_dir: str, out_dir: str, force: bool, onnx: bool) -> None:
     """A Hub-ready folder (config.json, model.safetensors, README.md) from a run."""
     from ganzoo.hub import export_run, load
 
     if onnx:
-        from ganzoo.onnx_export import export_onnx, require_onnx
+        from ganzoo.hub.onnx_export import export_onnx, require_onnx
 
         require_onnx()  # before anything is written
     folder = export_run(run_dir, out_dir, force=force)
@@ -602,7 +604,7 @@ def push(source: str, repo: str, private: bool) -> None:
 )
 def new_plugin(name: str, directory: str, task: str) -> None:
     """Scaffold an installable plugin package that works at once."""
-    from ganzoo.scaffold import new_plugin as scaffold
+    from ganzoo.cli.scaffold import new_plugin as scaffold
 
     path = scaffold(name, directory, task=task)
     click.echo(f"created {path}\nnext: pip install -e {path} && ganzoo list")
@@ -615,7 +617,7 @@ def new_plugin(name: str, directory: str, task: str) -> None:
 @click.option("--device", default="auto", show_default=True)
 def demo(source: str, port: int, host: str, device: str) -> None:
     """A local web page (Gradio) to try a model: translate a photo, or draw samples."""
-    from ganzoo.demo import serve
+    from ganzoo.cli.demo import serve
 
     serve(source, port=port, host=host, device=device)
 
@@ -684,7 +686,3 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(_unexpected(exc, args), err=True)
         sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()

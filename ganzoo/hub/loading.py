@@ -1,4 +1,4 @@
-"""Loading a model from any SOURCE (``ganzoo.model_sources``): rebuilt from its config, its
+"""Loading a model from any SOURCE (``ganzoo.hub.model_sources``): rebuilt from its config, its
 weights checked (the zoo card's sha256, then keys, shapes and dtypes) before they are copied in."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from pathlib import Path
 
 import torch
 
-from ganzoo.checkpoints import FORMAT as CHECKPOINT_FORMAT
 from ganzoo.devices import resolve_device
 from ganzoo.errors import GanzooError, first_line
-from ganzoo.model_sources import CONFIG_NAME, WEIGHTS_NAME, resolve_source
+from ganzoo.hub.model_sources import CONFIG_NAME, WEIGHTS_NAME, resolve_source
+from ganzoo.hub.weights import load_exported, read_safetensors
+from ganzoo.io.checkpoints import FORMAT as CHECKPOINT_FORMAT
 from ganzoo.models import GAN, build
-from ganzoo.weights import load_exported, read_safetensors
 
 
 def load(source: str | os.PathLike, device: str | torch.device | None = None) -> GAN:

@@ -9,7 +9,7 @@ knowledge of the networks' [-1, 1] range:
 - a translator's ``generator.onnx`` (source to target) and ``generator_reverse.onnx`` (back):
   ``image`` float32 ``[N, 3, H, W]`` in [0, 1] to ``image`` in [0, 1].
 
-The batch dimension ``N`` is dynamic. Needs the optional extra: ``pip install ganzoo[onnx]``.
+The batch dimension ``N`` is dynamic. Needs the optional extra: ``pip install ganzoo-core[onnx]``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ganzoo.errors import GanzooError
-from ganzoo.files import atomic_write
+from ganzoo.io.files import atomic_write
 from ganzoo.models import GAN, from_unit, to_unit
 
 # Opset 18: it is the opset that torch's exporter (torch.onnx.export with dynamo=True, the
@@ -63,7 +63,9 @@ def require_onnx() -> None:
         import onnx  # noqa: F401
         import onnxscript  # noqa: F401  - torch's exporter builds the graph with it
     except ImportError:
-        raise GanzooError("ONNX export needs the onnx extra: pip install 'ganzoo[onnx]'") from None
+        raise GanzooError(
+            "ONNX export needs the onnx extra: pip install 'ganzoo-core[onnx]'"
+        ) from None
 
 
 def _export_one(net: nn.Module, example: torch.Tensor, image_input: bool, path: Path) -> None:

@@ -17,10 +17,10 @@ import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
-from ganzoo import __version__
 from ganzoo.data import source_domain
 from ganzoo.errors import GanzooError
 from ganzoo.registry import registry
+from ganzoo.version import __version__
 from ganzoo.zoo import card_yaml
 
 #: the placeholder repository id of a card written before its repository is known; push_to_hub

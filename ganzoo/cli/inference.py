@@ -8,18 +8,30 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import warnings
+from fractions import Fraction
 from pathlib import Path
 
 import torch
 from PIL import Image
 from torchvision.utils import save_image
 
+from ganzoo.cli.video import (
+    FALLBACK_FPS,
+    WRITABLE,
+    VideoWriter,
+    check_writable,
+    open_video,
+    read_frames,
+    require_av,
+    write_video,
+)
 from ganzoo.errors import GanzooError
-from ganzoo.files import atomic_write
-from ganzoo.loading import load
+from ganzoo.hub.loading import load
+from ganzoo.io.files import atomic_write
 from ganzoo.models import check_truncation
-from ganzoo.plots import save_grid, save_readable_grid, upscale_factor
+from ganzoo.training.plots import save_grid, save_readable_grid, upscale_factor
 from ganzoo.validate import check_count, check_memory, check_seed
 
 TRANSLATE_BATCH = 16
@@ -114,8 +126,8 @@ def interpolate_to_path(
 ) -> list[str]:
     """A latent walk through the noise of seeds ``seed``, ``seed + 1``, ... ``seed + k - 1``
     (``UnconditionalGAN.interpolate``, ``frames`` images per pair of seeds), written as an
-    animation (``output``: .gif, or .mp4 with the ``ganzoo[video]`` extra) at ``fps`` and a still
-    strip beside it (``output`` with .png: a row per pair of seeds, both ends included).
+    animation (``output``: .gif, or .mp4 with the ``ganzoo-core[video]`` extra) at ``fps`` and a
+    still strip beside it (``output`` with .png: a row per pair of seeds, both ends included).
     Returns the paths written. Both are enlarged to at least 128 px per image unless ``raw``."""
     output = Path(output)
     check_count(k, "--interpolate", low=2)
@@ -128,8 +140,6 @@ def interpolate_to_path(
     if suffix not in WALK_SUFFIXES:
         raise GanzooError(f"-o {output}: a walk is written as .gif or .mp4, with a .png strip")
     if suffix == ".mp4":
-        from ganzoo.video import require_av
-
         require_av()  # before the model loads
     strip = output.with_suffix(".png")
     refuse_existing([output, strip], force)
@@ -142,8 +152,6 @@ def interpolate_to_path(
     scale = 1 if raw else upscale_factor(*walk.shape[-2:])
     output.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".mp4":
-        from ganzoo.video import write_video
-
         write_video(output, to_uint8(walk, scale), fps)
     else:
         _save_gif(to_uint8(walk, scale), output, fps)
@@ -306,3 +314,80 @@ def translate_paths(
             stacklevel=2,
         )
     return written
+
+
+def translate_video(
+    source: str,
+    video: str | os.PathLike,
+    output: str | os.PathLike,
+    reverse: bool = False,
+    device: str = "auto",
+    force: bool = False,
+) -> tuple[int, Fraction]:
+    """Translates every frame of ``video`` into the video ``output`` at the same frame rate;
+    returns (frames written, frames a second). Audio is dropped, with a warning that says so."""
+    video, output = Path(video), Path(output)
+    if not video.is_file():
+        raise GanzooError(f"no such file: {video}")
+    check_writable(output)
+    refuse_existing([output], force)
+    # a missing PyAV or an unreadable file fails before the model loads
+    container = open_video(video)
+    try:
+        gan = load(source, device=device)
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or FALLBACK_FPS
+        # a Fraction, or from PyAV 19 its own AVRational: both have these two
+        fps = Fraction(rate.numerator, rate.denominator)
+        size, crop = tuple(gan.image_size), input_crop(gan.config, reverse)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        written = {}
+
+        def encode(tmp: Path) -> None:
+            writer = VideoWriter(tmp, WRITABLE[output.suffix.lower()], fps, *size)
+            frames = read_frames(container, video)
+            _translate_frames(gan, frames, writer, size, crop, reverse, stream.frames, video)
+            writer.close()
+            if writer.frames == 0:
+                raise GanzooError(f"{video} has no frames that could be read; nothing written")
+            written["frames"] = writer.frames
+
+        atomic_write(output, encode)
+        sound = bool(container.streams.audio)
+    finally:
+        container.close()
+    if sound:  # said once the video is written, so a failure is not preceded by it
+        message = f"{video} has sound; {output} has none (only the picture is translated)"
+        warnings.warn(message, stacklevel=2)
+    return written["frames"], fps
+
+
+def _translate_frames(gan, frames, writer, size, crop, reverse, total, video) -> None:
+    """Crops, translates and writes the frames in batches, with a progress bar on a terminal."""
+    from tqdm import tqdm
+
+    from ganzoo.data.images import crop_box, resized_crop
+
+    bar = tqdm(
+        total=total or None,  # 0: the container does not say
+        desc=f"translating {video.name}",
+        unit="frame",
+        disable=not sys.stderr.isatty(),
+    )
+    batch: list[torch.Tensor] = []
+
+    def flush() -> None:
+        images = torch.stack(batch).float().div(255)
+        out = gan.translate(images, reverse=reverse).cpu()
+        writer.write(to_uint8(out))
+        bar.update(len(batch))
+        batch.clear()
+
+    with bar:
+        for pixels in frames:
+            box = crop_box(pixels.shape[1], pixels.shape[0], size, crop)
+            batch.append(torch.from_numpy(resized_crop(pixels, box, size)))
+            if len(batch) == TRANSLATE_BATCH:  # frames go through as image files do
+                flush()
+        if batch:
+            flush()

@@ -2,12 +2,12 @@
 
 A translator gets an upload box (or example faces to pick) and shows the translation, in either
 direction; an unconditional model gets a seed and a button that draws a grid. Pictures are
-enlarged with nearest neighbour, as the sample grids are (``ganzoo.plots``).
+enlarged with nearest neighbour, as the sample grids are (``ganzoo.training.plots``).
 
 Nothing here reaches the internet: Gradio's analytics and version check are off, no share link
 is made, and the page is served from 127.0.0.1 (Gradio 6's default theme bundles its fonts; the
 browser test checks that the page loads nothing from elsewhere). Needs the optional extra:
-``pip install ganzoo[demo]``.
+``pip install ganzoo-core[demo]``.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from ganzoo.cli.inference import input_crop
 from ganzoo.data.images import decode
 from ganzoo.errors import GanzooError
-from ganzoo.inference import input_crop
 from ganzoo.models import GAN
-from ganzoo.plots import grid_image, upscale_factor
+from ganzoo.training.plots import grid_image, upscale_factor
 
 MAX_SAMPLES = 64
 #: the browser scales pictures to fit their box; this keeps model pixels sharp squares
@@ -41,7 +41,9 @@ def _gradio():
     try:
         import gradio
     except ImportError:
-        raise GanzooError("ganzoo demo needs the demo extra: pip install 'ganzoo[demo]'") from None
+        raise GanzooError(
+            "ganzoo demo needs the demo extra: pip install 'ganzoo-core[demo]'"
+        ) from None
     return gradio
 
 

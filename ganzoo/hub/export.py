@@ -1,6 +1,6 @@
 """Writing Hub-ready folders: a model's ``config.json`` and ``model.safetensors``, its model card
-``README.md`` (``ganzoo.cards``) and ``sample.png`` when a grid is given; a run exported the same
-way; metric results recorded in a card. Every file is written atomically."""
+``README.md`` (``ganzoo.hub.cards``) and ``sample.png`` when a grid is given; a run exported the
+same way; metric results recorded in a card. Every file is written atomically."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from typing import Any
 
 import torch
 
-from ganzoo import __version__
-from ganzoo.checkpoints import atomic_save
 from ganzoo.errors import GanzooError
-from ganzoo.files import atomic_write
-from ganzoo.loading import load
-from ganzoo.model_sources import CONFIG_NAME, WEIGHTS_NAME, local_source
+from ganzoo.hub.loading import load
+from ganzoo.hub.model_sources import CONFIG_NAME, WEIGHTS_NAME, local_source
+from ganzoo.hub.weights import exported_state
+from ganzoo.io.checkpoints import atomic_save
+from ganzoo.io.files import atomic_write
 from ganzoo.models import GAN
-from ganzoo.weights import exported_state
+from ganzoo.version import __version__
 
 CARD_NAME = "README.md"
 SAMPLE_NAME = "sample.png"
@@ -38,7 +38,7 @@ def save_pretrained(
 ) -> Path:
     """Writes a Hub-ready folder: config.json, model.safetensors, README.md and, with
     ``sample_grid``, sample.png. Refuses a non-empty folder unless ``force``."""
-    from ganzoo.cards import render_model_card
+    from ganzoo.hub.cards import render_model_card
 
     directory = Path(directory)
     _check_target(directory, force)
@@ -98,7 +98,7 @@ def _check_target(directory: Path, force: bool) -> None:
 def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, force: bool = False) -> Path:
     """A Hub-ready folder from a run's latest checkpoint, with its newest sample grid as the
     card's picture and the metrics recorded in the run's own export card, if any."""
-    from ganzoo.cards import card_metrics
+    from ganzoo.hub.cards import card_metrics
 
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_NAME).is_file() or not (run_dir / "checkpoints").is_dir():
@@ -132,7 +132,7 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, force: bo
 def update_card_metrics(folder: str | os.PathLike, results: list[dict[str, Any]]) -> Path:
     """Records metric results (dicts with name, value or values, protocol) in the model card of a
     Hub-ready folder, or of a run's export/ folder; returns the card's path."""
-    from ganzoo.cards import update_card_metrics as update
+    from ganzoo.hub.cards import update_card_metrics as update
 
     folder = Path(folder)
     if not (folder / CARD_NAME).is_file() and (folder / "export" / CARD_NAME).is_file():

@@ -1,9 +1,10 @@
-"""Video in and out, through PyAV (the ``ganzoo[video]`` extra; its wheel carries FFmpeg and its
-codecs, so nothing else needs installing).
+"""Video in and out, through PyAV (the ``ganzoo-core[video]`` extra; its wheel carries FFmpeg
+and its codecs, so nothing else needs installing).
 
 ``ganzoo translate MODEL clip.mp4 -o out.mp4`` translates every frame: each is cropped and resized
 as the model's source data was (``ganzoo.data.images``, the same code as for photos), translated
-in batches and written at the input's frame rate. Only the picture is kept: audio, subtitles and
+in batches and written at the input's frame rate (``ganzoo.cli.inference.translate_video``,
+with this module's reading and writing). Only the picture is kept: audio, subtitles and
 chapters are dropped (a translator changes no sound, and a muxed copy would need re-timing).
 ``ganzoo sample --interpolate`` writes its walks with ``write_video`` when asked for an .mp4.
 """
@@ -11,8 +12,6 @@ chapters are dropped (a translator changes no sound, and a muxed copy would need
 from __future__ import annotations
 
 import os
-import sys
-import warnings
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -28,7 +27,6 @@ VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpe
 #: another suffix, so the container is named rather than guessed from the file name)
 WRITABLE = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 FALLBACK_FPS = Fraction(25)  # a stream that states no rate at all (rare): PAL's
-BATCH = 16  # frames per generator call, as for image files
 
 
 def require_av():
@@ -37,7 +35,7 @@ def require_av():
         import av
     except ImportError:
         raise GanzooError(
-            'reading and writing video needs PyAV: pip install "ganzoo[video]"'
+            'reading and writing video needs PyAV: pip install "ganzoo-core[video]"'
         ) from None
     return av
 
@@ -88,7 +86,7 @@ class VideoWriter:
 
 def write_video(path: Path, frames: torch.Tensor, fps: Fraction | int) -> None:
     """uint8 frames ``[N, 3, H, W]`` as the video ``path`` (written atomically)."""
-    from ganzoo.files import atomic_write
+    from ganzoo.io.files import atomic_write
 
     check_writable(path)
     height, width = frames.shape[-2:]
@@ -101,7 +99,7 @@ def write_video(path: Path, frames: torch.Tensor, fps: Fraction | int) -> None:
     atomic_write(path, encode)
 
 
-def _open(path: Path):
+def open_video(path: Path):
     av = require_av()
     try:
         container = av.open(str(path))
@@ -113,7 +111,7 @@ def _open(path: Path):
     return container
 
 
-def _frames(container, path: Path) -> Iterator[np.ndarray]:
+def read_frames(container, path: Path) -> Iterator[np.ndarray]:
     """The video's frames as RGB ``[h, w, 3]`` arrays, upright."""
     import av
 
@@ -126,84 +124,3 @@ def _frames(container, path: Path) -> Iterator[np.ndarray]:
             yield np.ascontiguousarray(np.rot90(pixels, turns)) if turns else pixels
     except av.FFmpegError as exc:
         raise GanzooError(f"{path} is damaged: {first_line(exc)}") from None
-
-
-def translate_video(
-    source: str,
-    video: str | os.PathLike,
-    output: str | os.PathLike,
-    reverse: bool = False,
-    device: str = "auto",
-    force: bool = False,
-) -> tuple[int, Fraction]:
-    """Translates every frame of ``video`` into the video ``output`` at the same frame rate;
-    returns (frames written, frames a second). Audio is dropped, with a warning that says so."""
-    from ganzoo.files import atomic_write
-    from ganzoo.inference import input_crop, refuse_existing
-    from ganzoo.loading import load
-
-    video, output = Path(video), Path(output)
-    if not video.is_file():
-        raise GanzooError(f"no such file: {video}")
-    check_writable(output)
-    refuse_existing([output], force)
-    container = _open(video)  # a missing PyAV or an unreadable file fails before the model loads
-    try:
-        gan = load(source, device=device)
-        stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate or FALLBACK_FPS
-        # a Fraction, or from PyAV 19 its own AVRational: both have these two
-        fps = Fraction(rate.numerator, rate.denominator)
-        size, crop = tuple(gan.image_size), input_crop(gan.config, reverse)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        written = {}
-
-        def encode(tmp: Path) -> None:
-            writer = VideoWriter(tmp, WRITABLE[output.suffix.lower()], fps, *size)
-            frames = _frames(container, video)
-            _translate_frames(gan, frames, writer, size, crop, reverse, stream.frames, video)
-            writer.close()
-            if writer.frames == 0:
-                raise GanzooError(f"{video} has no frames that could be read; nothing written")
-            written["frames"] = writer.frames
-
-        atomic_write(output, encode)
-        sound = bool(container.streams.audio)
-    finally:
-        container.close()
-    if sound:  # said once the video is written, so a failure is not preceded by it
-        message = f"{video} has sound; {output} has none (only the picture is translated)"
-        warnings.warn(message, stacklevel=2)
-    return written["frames"], fps
-
-
-def _translate_frames(gan, frames, writer, size, crop, reverse, total, video) -> None:
-    """Crops, translates and writes the frames in batches, with a progress bar on a terminal."""
-    from tqdm import tqdm
-
-    from ganzoo.data.images import crop_box, resized_crop
-    from ganzoo.inference import to_uint8
-
-    bar = tqdm(
-        total=total or None,  # 0: the container does not say
-        desc=f"translating {video.name}",
-        unit="frame",
-        disable=not sys.stderr.isatty(),
-    )
-    batch: list[torch.Tensor] = []
-
-    def flush() -> None:
-        images = torch.stack(batch).float().div(255)
-        out = gan.translate(images, reverse=reverse).cpu()
-        writer.write(to_uint8(out))
-        bar.update(len(batch))
-        batch.clear()
-
-    with bar:
-        for pixels in frames:
-            box = crop_box(pixels.shape[1], pixels.shape[0], size, crop)
-            batch.append(torch.from_numpy(resized_crop(pixels, box, size)))
-            if len(batch) == BATCH:
-                flush()
-        if batch:
-            flush()

@@ -3,7 +3,7 @@
 A SOURCE is ``hf://ORG/NAME[@REVISION]``, a Hub-ready folder, a run directory or a zoo entry's
 name. A Hub-ready folder (the same layout as a model repository on the Hub) holds ``config.json``
 (the model config of ``ganzoo.models.make_config``, which ``build`` rebuilds from) and
-``model.safetensors`` (see ``ganzoo.weights``); a run's weights are its newest checkpoint.
+``model.safetensors`` (see ``ganzoo.hub.weights``); a run's weights are its newest checkpoint.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganzoo import __version__
-from ganzoo.checkpoints import list_checkpoints
 from ganzoo.errors import GanzooError, first_line
-from ganzoo.hub_errors import cache_only_reason, hub_errors
-from ganzoo.weights import PICKLE_SUFFIXES, few
+from ganzoo.hub.weights import PICKLE_SUFFIXES, few
+from ganzoo.io.checkpoints import list_checkpoints
+from ganzoo.io.hub_errors import cache_only_reason, hub_errors
+from ganzoo.version import __version__
+from ganzoo.zoo import ZooEntry, card_sha256, find_zoo_entry
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -49,14 +50,44 @@ def resolve_source(source: str | os.PathLike) -> Source:
     path = Path(text).expanduser()
     if path.exists():
         return local_source(path)
-    from ganzoo.zoo import entry_source, find_zoo_entry
-
     entry = find_zoo_entry(text)
     if entry is not None:
         return entry_source(entry)  # its bundled folder or its pinned Hub commit
     raise GanzooError(
         f"no folder or zoo entry named {text!r}; a SOURCE is a Hub-ready folder, a run "
         "directory, a zoo entry (`ganzoo list --kind zoo`) or hf://ORG/NAME[@REVISION]"
+    )
+
+
+def entry_source(entry: ZooEntry) -> Source:
+    """The Source of a zoo entry; ``load`` then checks the card's sha256.
+
+    A published entry is read from its pinned Hub commit through the Hugging Face cache, unless
+    it is bundled and HF_HUB_OFFLINE is set; when the Hub cannot give it (no network, not
+    cached), a bundled copy is used instead. Without either, the card's training command is the
+    way to get the model."""
+    from huggingface_hub import constants
+
+    if entry.bundled and not entry.sha256:
+        raise GanzooError(
+            f"zoo entry {entry.name!r} ships {WEIGHTS_NAME} but its card {entry.card_path} "
+            "records no sha256 to check it against"
+        )
+    if entry.published and not (entry.bundled and constants.HF_HUB_OFFLINE):
+        label = f"zoo entry {entry.name} ({entry.repo}@{entry.revision})"
+        try:
+            return hub_source(entry.repo, entry.revision, label, entry.sha256)
+        except GanzooError:
+            if not entry.bundled:
+                raise
+    if entry.bundled:
+        label = f"zoo entry {entry.name} (bundled in {entry.folder})"
+        config = read_config(entry.folder / CONFIG_NAME, label)
+        weights = entry.folder / WEIGHTS_NAME
+        return Source(config, weights, label, "folder", sha256=entry.sha256)
+    raise GanzooError(
+        f"zoo entry {entry.name!r} has no published weights yet; train it with "
+        f"`{entry.train_command}` and load the run directory it writes"
     )
 
 
@@ -84,8 +115,6 @@ def local_source(path: Path) -> Source:
         )
     weights = path / WEIGHTS_NAME
     if weights.exists():
-        from ganzoo.zoo import card_sha256
-
         config = read_config(path / CONFIG_NAME, str(path))
         # a zoo entry's folder: its card pins the weights' sha256, which load() checks
         return Source(config, weights, str(path), "folder", sha256=card_sha256(path))

@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from ganzoo.errors import GanzooError
-from ganzoo.files import make_public
+from ganzoo.io.files import make_public
 from ganzoo.zoo import (
     CARD_NAME,
     CONFIG_NAME,
@@ -243,7 +243,7 @@ def _data_section(datasets: list[str], width: int, height: int) -> str:
 
 
 def _card_text(card: Path, name: str, block: dict[str, Any], section: str, has_sample: bool) -> str:
-    from ganzoo.cards import REPO_PLACEHOLDER
+    from ganzoo.hub.cards import REPO_PLACEHOLDER
 
     metadata, body = split_card(card.read_text(encoding="utf-8"))
     metadata["ganzoo"] = block
@@ -271,8 +271,8 @@ def _write_weights(source: Path, target: Path, fp16: bool) -> None:
         return
     import torch
 
-    from ganzoo.checkpoints import atomic_save
     from ganzoo.hub import read_safetensors
+    from ganzoo.io.checkpoints import atomic_save
 
     tensors, metadata = read_safetensors(source)
     half = {

@@ -1,0 +1,60 @@
+"""``benchmarks/peers.py``: the report from scored points, and its one-line errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "peers.py"
+
+
+@pytest.fixture(scope="module")
+def peers():
+    spec = importlib.util.spec_from_file_location("peers", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fake_results(out: Path, systems: dict[str, list[float]]) -> None:
+    """Scored points as the benchmark leaves them: translations and point.json with FID."""
+    faces = torch.randint(0, 255, (8, 3, 16, 16), dtype=torch.uint8)
+    (out / "data").mkdir(parents=True)
+    torch.save({"eval": faces, "grid": faces}, out / "data" / "eval.pt")
+    for name, fids in systems.items():
+        for index, fid in enumerate(fids):
+            seconds = 400 * (index + 1)
+            point = out / name / f"cpu{seconds}"
+            point.mkdir(parents=True)
+            torch.save({"eval": faces, "grid": 255 - faces}, point / "translations.pt")
+            row = {"cpu_seconds": seconds, "images_seen": 100 * (index + 1), "fid": fid}
+            (point / "point.json").write_text(json.dumps({**row, "kid": fid / 1000, "n": 8}))
+
+
+def test_the_report_has_every_point_and_its_pictures(tmp_path, peers):
+    fake_results(tmp_path / "out", {"cut": [300.0, 250.0], "improved": [200.0, 150.0]})
+    rows = [row for name in ("cut", "improved") for row in peers.score(tmp_path / "out", name)]
+    assert [r["cpu_seconds"] for r in rows] == [400, 800, 400, 800]
+    peers.write_report(rows, tmp_path / "out", tmp_path / "docs")
+    text = (tmp_path / "docs" / "README.md").read_text()
+    assert "| improved | 800 | 200 | 150.0 | 0.1500 |" in text
+    assert (tmp_path / "docs" / "peers-curve.png").stat().st_size > 0
+    assert (tmp_path / "docs" / "peers-grid.jpg").stat().st_size > 0
+
+
+def test_an_unknown_system_is_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--systems", "cut,pix2pix", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip() == "error: unknown system 'pix2pix'; known: " + ", ".join(
+        ["cut", "fastcut", "cyclegan", "improved", "improved+ema", "ganzoo-cut"]
+    )

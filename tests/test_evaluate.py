@@ -139,7 +139,7 @@ def test_unknown_metric_is_one_line_listing_the_known(monkeypatch):
 
 def test_missing_requirements_fail_before_sampling(sampler, tmp_path, monkeypatch):
     monkeypatch.setattr(inception_weights, "wheel_file", lambda: None)
-    with pytest.raises(GanzooError, match=r"ganzoo\[fid\]"):
+    with pytest.raises(GanzooError, match=r"ganzoo-core\[fid\]"):
         ev.evaluate("stand-in", "toon", ["swd", "fid"], n=8, device="cpu")
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -37,6 +37,16 @@ TRANSLATOR = {"loss": "wgan:wasserstein-gp", "loss_args": {"gp_lambda": 10.0}, "
 # ... at the size the zoo trains (64x64)
 TRANSLATOR_64 = {"size": 64, **TRANSLATOR}
 
+WGAN_GP = {
+    "loss": "wasserstein-gp",
+    "loss_args": {"gp_lambda": 10.0},
+    "discriminator_args": {"norm": "layer"},
+    "optimizer": "adam",
+    "lr_g": 1e-4,
+    "lr_d": 1e-4,
+    "betas": [0.0, 0.9],
+}
+
 WIDTH_32 = {"generator_args": {"width": 32, "stem_skip": True}, "discriminator_args": {"width": 32}}
 
 EXPERIMENTS = {
@@ -182,6 +192,18 @@ EXPERIMENTS = {
         "candidates": {
             "base": {},
             "ema+augment": {"ema": 0.999, "augment": AUGMENT},
+            # DCGAN's winner (DiffAugment, batch 16) on the published recipe (clipping, RMSprop)
+            "clip augment batch 16": {"augment": AUGMENT, "batch_size": 16},
+            # Gulrajani et al.'s recipe: a gradient penalty (per sample, so layer norm in the
+            # critic), Adam 1e-4 with betas (0, 0.9), n_critic 5; plus DiffAugment and batch 16
+            "gp augment batch 16": {**WGAN_GP, "augment": AUGMENT, "batch_size": 16},
+            # ... with the generator stepped every second batch, not every fifth
+            "gp augment batch 16 n_critic 2": {
+                **WGAN_GP,
+                "augment": AUGMENT,
+                "batch_size": 16,
+                "n_critic": 2,
+            },
         },
     },
 }

@@ -27,15 +27,9 @@ from torch.optim.swa_utils import AveragedModel
 from ganzoo.augment import diff_augment, parse_policy
 from ganzoo.errors import GanzooError
 from ganzoo.optim import Stepper, make_optimizer
-from ganzoo.recipes import parse_size, resolve_recipe
+from ganzoo.recipes import Recipe, resolve
 from ganzoo.registry import registry
-from ganzoo.validate import (
-    check_component_args,
-    check_count,
-    check_ranges,
-    check_recipe,
-    check_seed,
-)
+from ganzoo.validate import check_count, check_ranges, check_seed
 from ganzoo.version import __version__
 
 
@@ -121,8 +115,9 @@ class GAN(nn.Module):
 
     def __init__(self, config: dict[str, Any], training: bool = True):
         super().__init__()
-        self.config = config
-        self.recipe = config["recipe"]
+        # checked where it was resolved (make_config) or read (a config.json); not again here
+        self.recipe = config["recipe"] = Recipe.read(config["recipe"])
+        self.config = config  # the engine adds its run settings to the same dict
         self.image_size = tuple(config["image_size"])
         self.channels = int(config["channels"])
         self.ema = nn.ModuleDict()  # filled by _setup_ema when the recipe asks for it
@@ -160,7 +155,7 @@ class GAN(nn.Module):
         weights (and buffers), which is what export and ``ganzoo.load`` use. Kept as modules,
         so checkpoints hold it and resume restores it exactly. Off when the recipe's ``ema``
         (the decay) is 0, and for inference (``training=False``)."""
-        decay = float(self.recipe.get("ema") or 0)
+        decay = self.recipe.ema
         if not training or decay <= 0:
             return
         average = ema_average(decay, bool(self.recipe.get("ema_warmup", True)))
@@ -263,10 +258,10 @@ class UnconditionalGAN(GAN):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {
             "generator": make_optimizer(
-                self.generator.parameters(), self.recipe, self.recipe["lr_g"]
+                self.generator.parameters(), self.recipe, self.recipe.lr_g
             ),
             "discriminator": make_optimizer(
-                self.discriminator.parameters(), self.recipe, self.recipe["lr_d"]
+                self.discriminator.parameters(), self.recipe, self.recipe.lr_d
             ),
         }
 
@@ -288,7 +283,7 @@ class UnconditionalGAN(GAN):
         stepper.step("discriminator", loss_d)
         self.loss.after_discriminator_step(self.discriminator)
         logs = {"loss_d": loss_d.detach()}
-        if (step + 1) % int(self.recipe["n_critic"]) == 0:
+        if (step + 1) % self.recipe.n_critic == 0:
             self.discriminator.requires_grad_(False)
             with stepper.autocast():
                 loss_g = self.loss.generator_loss(self.discriminator(augmented(fake)))
@@ -450,8 +445,8 @@ class CycleGAN(GAN):
         generators = [p for net in self.generator_side() for p in net.parameters()]
         discriminators = [p for net in self.discriminator_side() for p in net.parameters()]
         return {
-            "generators": make_optimizer(generators, self.recipe, self.recipe["lr_g"]),
-            "discriminators": make_optimizer(discriminators, self.recipe, self.recipe["lr_d"]),
+            "generators": make_optimizer(generators, self.recipe, self.recipe.lr_g),
+            "discriminators": make_optimizer(discriminators, self.recipe, self.recipe.lr_d),
         }
 
     # what a subclass may extend: more networks on either side, and more loss terms
@@ -497,7 +492,7 @@ class CycleGAN(GAN):
             loss.after_discriminator_step(disc)
         logs = {"loss_d": loss_d.detach()}
 
-        if (step + 1) % int(self.recipe["n_critic"]) == 0:
+        if (step + 1) % self.recipe.n_critic == 0:
             for disc in self.discriminator_side():
                 disc.requires_grad_(False)
             lambda_cycle = float(self.recipe["lambda_cycle"])
@@ -549,13 +544,6 @@ class CycleGAN(GAN):
             net.train(was_training)
 
 
-def _origin(entry: Any) -> dict[str, str]:
-    """The plugin a registry entry comes from, its distribution and version: what config.json
-    records so that loading without it can say what to install."""
-    plugin = registry().plugins[entry.plugin]
-    return {"plugin": entry.plugin, "distribution": plugin.distribution, "version": plugin.version}
-
-
 def require_plugin(role: str, spec: dict[str, Any]) -> None:
     """One line naming the package to install when the plugin that a config's component comes
     from is not installed. Configs written before components recorded their plugin pass."""
@@ -575,26 +563,8 @@ def make_config(
     resolved recipe. This is what ``config.json`` holds, and all that is needed to rebuild it."""
     reg = registry()
     entry = reg.get("models", model)
-    shape = entry.load()  # the model's class: the roles it builds and the recipe fields it reads
-    fields = shape.recipe_defaults()
-    resolved = resolve_recipe(entry.spec, recipe, overrides, fields=fields, model=entry.name)
-    check_recipe(resolved)
-    shape.check_recipe_fields(resolved)
+    resolved, components = resolve(entry, recipe, overrides)
     plugin = reg.plugins[entry.plugin]
-    components = {}
-    for role, kind in shape.roles.items():
-        name = resolved[role]
-        if not name:
-            raise GanzooError(f"model {model!r} names no {role} in its recipe")
-        # the model's own plugin's component first, recorded so no later clash can change it
-        name = reg.resolve_name(kind, name, entry.plugin)
-        component = reg.get(kind, name)  # an unknown name fails here, before any building
-        builder = component.load()
-        args = resolved[f"{role}_args"]
-        # networks get size and channels from ganzoo itself, not from <role>_args
-        given = ("size", "channels") if kind in ("generators", "discriminators") else ()
-        check_component_args(role, name, builder, args, given)
-        components[role] = {"name": name, "args": copy.deepcopy(args), **_origin(component)}
     return {
         "ganzoo_version": __version__,
         "model": entry.name,
@@ -604,8 +574,8 @@ def make_config(
         "task": entry.spec.get("task", "unconditional"),
         "recipe_name": recipe,
         "components": components,
-        "image_size": list(parse_size(resolved["size"])),
-        "channels": int(resolved["channels"]),
+        "image_size": list(resolved.image_size),
+        "channels": resolved.channels,
         "normalization": {"range": [-1, 1], "mean": [0.5] * 3, "std": [0.5] * 3},
         "recipe": resolved,
     }

@@ -21,6 +21,12 @@ then whole fields (``loss_args={...}``), then single keys (``loss_args.gp_lambda
 ``--set loss=wasserstein-gp --set loss_args.gp_lambda=5`` and the same two the other way round
 both give ``wasserstein-gp`` with ``{"gp_lambda": 5}``.
 
+``resolve`` does all of this once, checks the result once (the core's fields and ranges, the
+shape's own fields, each component's arguments against its builder) and returns a ``Recipe``: a
+read-only mapping with typed properties for the fields the engine reads. The engine and the model
+shapes take it as it is and do not check it again. A recipe read back from a file (a run's or a
+downloaded model's ``config.json``) becomes one through ``Recipe.read``, which checks it then.
+
 This module imports no torch.
 """
 
@@ -34,6 +40,8 @@ from typing import Any
 import yaml
 
 from ganzoo.errors import GanzooError
+from ganzoo.registry import KINDS, registry
+from ganzoo.validate import check_component_args, check_recipe
 
 BASE_RECIPE: dict[str, Any] = {
     # what is built
@@ -213,8 +221,6 @@ def _pinned(value: Any, plugin: str) -> Any:
     that plugin's models would find it, so the inheriting plugin's own names cannot take over."""
     if not isinstance(value, str) or ":" in value:
         return value
-    from ganzoo.registry import KINDS, registry
-
     for kind in KINDS:
         entry = registry().find(kind, value, plugin)
         if entry is not None:
@@ -234,8 +240,6 @@ def _find_base(
     if base in spec.get("recipes", {}):
         return spec, base, model, plugin
     other, _, name = base.rpartition(":") if ":" in base else (base, "", "default")
-    from ganzoo.registry import registry  # looked up when called, so tests can swap it
-
     entry = registry().find("models", other)
     if entry is None:
         raise GanzooError(
@@ -267,3 +271,170 @@ def _assign(recipe: dict[str, Any], key: str, value: Any) -> None:
         # own defaults. resolve_recipe assigns names first, so <field>_args overrides still apply.
         recipe[f"{head}_args"] = {}
     recipe[head] = value
+
+
+# ---------------------------------------------------------------------------------------------
+# the resolved recipe: resolved and checked once, then read-only
+
+
+def _read_only(self, *args, **kwargs):
+    raise TypeError("a resolved recipe is read-only: change it with --set, or Recipe.replace")
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return FrozenMapping({key: _frozen(item) for key, item in value.items()})
+    if isinstance(value, (list, tuple)):
+        return FrozenList(_frozen(item) for item in value)
+    return value
+
+
+def _thawed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _thawed(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return [_thawed(item) for item in value]
+    return value
+
+
+class FrozenList(tuple):
+    """A list field (``betas``) as a tuple that still equals the list it was made from."""
+
+    def __eq__(self, other):
+        return tuple.__eq__(self, tuple(other) if isinstance(other, list) else other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = tuple.__hash__
+
+
+class FrozenMapping(dict):
+    """A dict that refuses changes, so JSON and every reader of a dict take it as one."""
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):  # pickled as a plain dict (data-loader workers, spawned processes)
+        return (type(self), (dict(self),))
+
+
+class Recipe(FrozenMapping):
+    """A resolved and checked recipe. Read a field as ``recipe["lambda_cycle"]`` (a shape's or a
+    plugin's field) or through the typed properties of the fields the core reads."""
+
+    def __init__(self, fields: dict[str, Any] | None = None):
+        super().__init__({key: _frozen(value) for key, value in (fields or {}).items()})
+
+    @classmethod
+    def read(cls, fields: Any) -> Recipe:
+        """A recipe from a file (``config.json``), checked as it is read; a Recipe as it is."""
+        if isinstance(fields, Recipe):
+            return fields
+        if not isinstance(fields, dict):
+            raise GanzooError(f"a recipe is a mapping of fields, got {type(fields).__name__}")
+        check_recipe(fields)
+        return cls(fields)
+
+    def replace(self, **changes: Any) -> Recipe:
+        """A copy with ``changes``, checked (a resumed run's new --steps or --epochs)."""
+        fields = {**self.to_dict(), **changes}
+        check_recipe(fields)
+        return Recipe(fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, writable copy: for YAML, or to build a changed recipe from."""
+        return _thawed(self)
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(height, width)."""
+        return parse_size(self["size"])
+
+    @property
+    def channels(self) -> int:
+        return self["channels"]
+
+    @property
+    def batch_size(self) -> int:
+        return self["batch_size"]
+
+    @property
+    def n_critic(self) -> int:
+        return self["n_critic"]
+
+    @property
+    def lr_g(self) -> float:
+        return self["lr_g"]
+
+    @property
+    def lr_d(self) -> float:
+        return self["lr_d"]
+
+    @property
+    def ema(self) -> float:
+        """The generator EMA's decay; 0 is off (and configs from before EMA have none)."""
+        return self.get("ema") or 0.0
+
+    @property
+    def num_workers(self) -> int:
+        return self["num_workers"]
+
+    @property
+    def keep_checkpoints(self) -> int:
+        return self["keep_checkpoints"]
+
+    def every(self, what: str) -> int:
+        """Steps between two of ``what``: "log", "sample" or "checkpoint"."""
+        return self[f"{what}_every"]
+
+    def total_steps(self, steps_per_epoch: int) -> int:
+        """The run's length in steps: ``epochs`` when set, else ``steps``."""
+        epochs = self.get("epochs")
+        return epochs * steps_per_epoch if epochs else self["steps"]
+
+
+def resolve(
+    entry: Any, recipe: str = "default", overrides: dict[str, Any] | None = None
+) -> tuple[Recipe, dict[str, dict[str, Any]]]:
+    """Model ``entry``'s recipe ``recipe`` with ``overrides``, resolved and checked once: the
+    Recipe, and each role's component as ``{"name", "args", "plugin", ...}`` for the config."""
+    shape = entry.load()  # the model's class: the roles it builds and the fields it reads
+    fields = resolve_recipe(
+        entry.spec, recipe, overrides, fields=shape.recipe_defaults(), model=entry.name
+    )
+    check_recipe(fields)
+    shape.check_recipe_fields(fields)
+    components = {
+        role: _component(entry, role, kind, fields) for role, kind in shape.roles.items()
+    }
+    return Recipe(fields), components
+
+
+def _component(entry: Any, role: str, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """One role's component: its name as the model's plugin resolves it, checked arguments, and
+    the plugin it comes from, recorded so no later clash can change a saved model."""
+    reg = registry()
+    name = fields[role]
+    if not name:
+        raise GanzooError(f"model {entry.name!r} names no {role} in its recipe")
+    name = reg.resolve_name(kind, name, entry.plugin)
+    component = reg.get(kind, name)  # an unknown name fails here, before any building
+    args = fields[f"{role}_args"]
+    # networks get size and channels from ganzoo itself, not from <role>_args
+    given = ("size", "channels") if kind in ("generators", "discriminators") else ()
+    check_component_args(role, name, component.load(), args, given)
+    plugin = reg.plugins[component.plugin]
+    return {
+        "name": name,
+        "args": copy.deepcopy(args),
+        "plugin": component.plugin,
+        "distribution": plugin.distribution,
+        "version": plugin.version,
+    }

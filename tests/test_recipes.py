@@ -14,7 +14,7 @@ from ganzoo.errors import GanzooError
 from ganzoo.hub import save_pretrained
 from ganzoo.models import build, make_config
 from ganzoo.optim import Stepper
-from ganzoo.recipes import parse_assignments, resolve_recipe
+from ganzoo.recipes import Recipe, parse_assignments, resolve_recipe
 from ganzoo.registry import Plugin, Registry, _read_manifest, discover, registry
 
 TINY = {"size": 32, "generator_args": {"width": 8}, "discriminator_args": {"width": 8}}
@@ -120,7 +120,7 @@ SHIPPED = {
 def test_shipped_recipes_resolve_as_before(model, recipe):
     expected = {**BASE_AT_CAPTURE, **SHIPPED[model, recipe]}
     config = make_config(model, recipe)
-    resolved = dict(config["recipe"])
+    resolved = config["recipe"].to_dict()
     for role in ("generator", "discriminator", "loss"):
         component = config["components"][role]
         assert (bare(component["name"]), component["args"]) == (
@@ -176,8 +176,8 @@ def _install(monkeypatch, manifest: dict) -> Registry:
     )
     reg = Registry([*discover(), plugin])
     # the modules, not ganzoo.registry (the package re-exports the function under that name)
-    monkeypatch.setattr(import_module("ganzoo.registry"), "registry", lambda: reg)
-    monkeypatch.setattr(import_module("ganzoo.models"), "registry", lambda: reg)
+    for using in ("ganzoo.registry", "ganzoo.recipes", "ganzoo.models"):
+        monkeypatch.setattr(import_module(using), "registry", lambda: reg)
     return reg
 
 
@@ -341,3 +341,53 @@ def test_inference_models_keep_no_ema():
     config = make_config("dcgan", overrides={**TINY, "ema": 0.9})
     assert set(build(config).ema) == {"generator"}
     assert len(build(config, training=False).ema) == 0
+
+
+# the one recipe object: resolved and checked once, then read-only and typed
+
+
+def test_a_resolved_recipe_is_read_only_and_typed():
+    recipe = make_config("dcgan", overrides={**TINY, "size": "48x32", "steps": 7})["recipe"]
+    assert isinstance(recipe, Recipe)
+    assert (recipe.image_size, recipe.batch_size, recipe.total_steps(100)) == ((32, 48), 16, 7)
+    assert recipe.every("checkpoint") == recipe["checkpoint_every"]
+    for change in (
+        lambda: recipe.__setitem__("lr_g", 1.0),
+        lambda: recipe.update(lr_g=1.0),
+        lambda: recipe["generator_args"].__setitem__("width", 64),
+        lambda: recipe.pop("ema"),
+    ):
+        with pytest.raises(TypeError, match="read-only"):
+            change()
+    assert recipe["generator_args"]["width"] == 8
+    # it is still the plain data config.json holds
+    assert json.loads(json.dumps(recipe)) == recipe.to_dict()
+    assert recipe.to_dict()["betas"] == [0.5, 0.999]
+
+
+def test_a_recipe_is_checked_once_where_it_is_resolved(monkeypatch):
+    calls = []
+    checked = import_module("ganzoo.recipes").check_recipe
+    monkeypatch.setattr(
+        import_module("ganzoo.recipes"), "check_recipe", lambda r: calls.append(1) or checked(r)
+    )
+    model = build(make_config("dcgan", overrides=TINY))
+    assert calls == [1]  # by resolve; build and the model shape take the Recipe as it is
+    assert model.recipe is model.config["recipe"]
+
+
+def test_a_recipe_read_from_a_file_is_checked_as_it_is_read():
+    fields = make_config("dcgan", overrides=TINY)["recipe"].to_dict()
+    assert Recipe.read(fields) == fields
+    with pytest.raises(GanzooError, match="n_critic=0 is not allowed"):
+        Recipe.read({**fields, "n_critic": 0})
+    with pytest.raises(GanzooError, match="a recipe is a mapping"):
+        Recipe.read(["size", 64])
+
+
+def test_replace_checks_the_change_and_keeps_the_original():
+    recipe = make_config("dcgan", overrides=TINY)["recipe"]
+    longer = recipe.replace(steps=recipe["steps"] * 2)
+    assert (longer["steps"], recipe["steps"]) == (recipe["steps"] * 2, longer["steps"] // 2)
+    with pytest.raises(GanzooError, match="steps=-1 is not allowed"):
+        recipe.replace(steps=-1)

@@ -164,8 +164,8 @@ def test_a_clashing_plugin_changes_no_existing_model(monkeypatch):
     reg, warned = with_clashing_plugin()
     assert len(warned) == 8
     assert any("elsewhere 'bce' means aaa-clash:bce (write dcgan:bce" in w for w in warned)
-    monkeypatch.setattr(import_module("ganzoo.models"), "registry", lambda: reg)
-    monkeypatch.setattr(import_module("ganzoo.registry"), "registry", lambda: reg)
+    for using in ("ganzoo.registry", "ganzoo.recipes", "ganzoo.models"):
+        monkeypatch.setattr(import_module(using), "registry", lambda: reg)
     # a bare name with no model around means the first registration by plugin name
     assert reg.find("losses", "bce").plugin == "aaa-clash"
 

@@ -86,7 +86,7 @@ def install_in_process(tmp_path, monkeypatch, name: str, task: str = "unconditio
     plugin = Plugin(name, f"ganzoo-{name}", "0.1.0", _read_manifest(name, manifest))
     reg = Registry([*discover(), plugin])
     # the modules, not ganzoo.registry (the package re-exports the function under that name)
-    for using in ("ganzoo.registry", "ganzoo.models", "ganzoo.cli"):
+    for using in ("ganzoo.registry", "ganzoo.recipes", "ganzoo.models", "ganzoo.cli"):
         monkeypatch.setattr(import_module(using), "registry", lambda: reg)
     return root, module
 

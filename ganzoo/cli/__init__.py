@@ -163,7 +163,7 @@ def _model_info(entry) -> dict[str, Any]:
         "components": config["components"],
         "image_size": config["image_size"],
         "recipes": sorted(entry.spec.get("recipes", {})),
-        "default_recipe": config["recipe"],
+        "default_recipe": config["recipe"].to_dict(),
         "parameters": params,
         "zoo": [z.name for z in zoo_entries() if z.model == entry.name],
     }

@@ -128,7 +128,8 @@ def _recipe_sets(config: dict[str, Any]) -> list[str]:
     from ganzoo.recipes import same_component_name
 
     try:
-        named = make_config(config["model"], config.get("recipe_name", "default"))["recipe"]
+        recipe_name = config.get("recipe_name", "default")
+        named = make_config(config["model"], recipe_name)["recipe"].to_dict()
     except GanzooError:
         return []
     sets = []
@@ -150,7 +151,7 @@ def _flag_value(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, (list, dict)):
+    if isinstance(value, (list, tuple, dict)):
         return json.dumps(value, separators=(",", ":"))
     return str(value)
 

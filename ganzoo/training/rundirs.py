@@ -228,8 +228,8 @@ def _same(key: str, value: Any, recipe: dict[str, Any]) -> bool:
             return parse_size(value) == parse_size(current)
         except GanzooError:
             return False
-    if isinstance(current, list) and isinstance(value, (list, tuple)):
-        return list(value) == current
+    if isinstance(current, (list, tuple)) and isinstance(value, (list, tuple)):
+        return list(value) == list(current)
     return current == value
 
 

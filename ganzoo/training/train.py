@@ -40,6 +40,7 @@ from ganzoo.io.checkpoints import (
 )
 from ganzoo.models import GAN, build, make_config
 from ganzoo.optim import Stepper
+from ganzoo.recipes import Recipe
 from ganzoo.training.batches import StepBatches
 from ganzoo.training.processes import Processes
 from ganzoo.training.rundirs import (
@@ -51,7 +52,7 @@ from ganzoo.training.rundirs import (
 )
 from ganzoo.training.steplog import StepLog
 from ganzoo.training.threads import choose_threads
-from ganzoo.validate import check_memory, check_recipe, check_seed
+from ganzoo.validate import check_memory, check_seed
 from ganzoo.version import __version__
 
 PREVIEW_COUNT = {1: 64, 3: 8}  # images for unconditional grids, triples for translators
@@ -116,7 +117,7 @@ def train(options: TrainOptions) -> Path:
             _loop(session, None)
             return session.run_dir
         # claimed only now, so that a run refused above leaves nothing behind
-        keep = int(session.config["recipe"]["keep_checkpoints"])
+        keep = session.config["recipe"].keep_checkpoints
         run = RunDirectory.claim_for(session.run_dir, bool(options.resume), bool(options.out), keep)
         run.write_config(session.config)
         _announce(session, run.path)
@@ -134,7 +135,7 @@ def _loop(s: Session, run: RunDirectory | None) -> None:
     """Steps from ``s.start`` to ``s.total``. Only rank 0 has a ``run`` to write samples and
     checkpoints into; Ctrl-C or SIGTERM stop the loop after the current step, with a checkpoint."""
     model, recipe = s.model, s.config["recipe"]
-    every = {key: int(recipe[f"{key}_every"]) for key in ("log", "sample", "checkpoint")}
+    every = {key: recipe.every(key) for key in ("log", "sample", "checkpoint")}
     log = StepLog(
         run.path if run else None,
         model.log_keys,
@@ -257,7 +258,7 @@ def _prepare(options: TrainOptions, procs: Processes, device: torch.device) -> S
     if device.type == "cpu":
         run_info["threads"] = _set_threads(options, run_info, quiet=options.quiet)
     seed = int(run_info["seed"])
-    batch_size = int(config["recipe"]["batch_size"])
+    batch_size = config["recipe"].batch_size
     local_batch = _local_batch(config, batch_size, procs, device)
 
     torch.manual_seed(seed)
@@ -273,7 +274,7 @@ def _prepare(options: TrainOptions, procs: Processes, device: torch.device) -> S
             f"{run_info['data']} has {len(datasets['target'])} images, fewer than one batch"
         )
     recipe = config["recipe"]
-    total = int(recipe["epochs"]) * per_epoch if recipe.get("epochs") else int(recipe["steps"])
+    total = recipe.total_steps(per_epoch)
 
     stepper = Stepper(model.configure_optimizers(), device, run_info["precision"])
     start, resumed_from = _resume(options, run_dir, model, stepper, total)
@@ -312,10 +313,8 @@ def _settings(
         check_resume(
             run_dir, config, options.model, options.data, options.source, options.overrides
         )
-        for key in ("steps", "epochs"):
-            if key in options.overrides:
-                config["recipe"][key] = options.overrides[key]
-        check_recipe(config["recipe"])
+        length = {k: v for k, v in options.overrides.items() if k in ("steps", "epochs")}
+        config["recipe"] = Recipe.read(config["recipe"]).replace(**length)
         return run_dir, config, config["run"]
     check_seed(options.seed)
     config = make_config(options.model, options.recipe, options.overrides)
@@ -443,7 +442,7 @@ def _loaders(
     seed: int,
     start: int,
     procs: Processes,
-    recipe: dict[str, Any],
+    recipe: Recipe,
     device: torch.device,
 ) -> dict[str, Iterator[torch.Tensor]]:
     """Endless batches for each role, which depend only on (seed, step, rank): a resumed run
@@ -455,7 +454,7 @@ def _loaders(
                 batch_sampler=StepBatches(
                     len(ds), local_batch, seed + 1000 * i, start, procs.rank, procs.world_size
                 ),
-                num_workers=int(recipe["num_workers"]),
+                num_workers=recipe.num_workers,
                 pin_memory=device.type == "cuda",
                 # its own generator: the default one draws from the global RNG when the
                 # iterator starts, which a resumed run would replay at a different point

@@ -257,9 +257,7 @@ class UnconditionalGAN(GAN):
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {
-            "generator": make_optimizer(
-                self.generator.parameters(), self.recipe, self.recipe.lr_g
-            ),
+            "generator": make_optimizer(self.generator.parameters(), self.recipe, self.recipe.lr_g),
             "discriminator": make_optimizer(
                 self.discriminator.parameters(), self.recipe, self.recipe.lr_d
             ),

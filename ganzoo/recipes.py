@@ -411,9 +411,7 @@ def resolve(
     )
     check_recipe(fields)
     shape.check_recipe_fields(fields)
-    components = {
-        role: _component(entry, role, kind, fields) for role, kind in shape.roles.items()
-    }
+    components = {role: _component(entry, role, kind, fields) for role, kind in shape.roles.items()}
     return Recipe(fields), components
 
 

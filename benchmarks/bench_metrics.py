@@ -112,6 +112,10 @@ def inception_rows(
         net, _ = inception.load_inception(device, spec, backend=backend)
         for batch in batches:
             rows.append((f"{backend}, batch {batch}", rate_of(net, batch), ""))
+    if "onnxruntime" in backends and torch.get_num_threads() > 1:
+        whole = inception.OnnxInception(plain, weights, parts=1)
+        what = f"onnxruntime, one {torch.get_num_threads()}-thread session"
+        rows.append((what, rate_of(whole), f"batch {inception.BATCH}, not split"))
     chosen = inception.resolve_backend(None, device)
     new, _ = inception.load_inception(device, spec)
     threads = torch.get_num_threads()

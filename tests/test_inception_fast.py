@@ -64,6 +64,31 @@ def test_onnxruntime_path_equals_torch_fidelity(weights_spec, monkeypatch):
     assert again.features_list == net.features_list
 
 
+def test_onnxruntime_parts_side_by_side_give_the_same_features(weights_spec):
+    if not inception.onnxruntime_available():
+        pytest.skip("onnxruntime or onnxscript is not installed (pip install 'ganzoo-core[onnx]')")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        _split_parts_match(weights_spec)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _split_parts_match(weights_spec):
+    images = random_images(5)  # an odd batch: parts of 3 and 2
+    _, weights = inception.load_inception("cpu", weights_spec, backend="torch")
+    split = inception.OnnxInception(inception.plain_inception(weights, "cpu"), weights)
+    whole = inception.OnnxInception(inception.plain_inception(weights, "cpu"), weights, parts=1)
+    assert (split.parts, split.pool is not None, whole.parts, whole.pool) == (2, True, 1, None)
+    ours = inception.extract(split, images, "cpu")
+    assert_equal_features(ours, reference(weights_spec, images))
+    assert_equal_features(ours, inception.extract(whole, images, "cpu"))
+    one = inception.extract(split, images[:1], "cpu")  # fewer images than parts
+    assert (one[inception.POOL3] - ours[inception.POOL3][:1]).abs().max() <= TOLERANCE
+    assert torch.get_num_threads() == 2  # torch's threads are given back after each batch
+
+
 def test_a_failing_onnxruntime_path_falls_back_to_torch(weights_spec, monkeypatch):
     def broken(*args):
         raise RuntimeError("no kernel for Conv\nmore detail")

@@ -321,7 +321,7 @@ class FrozenMapping(dict):
     def __deepcopy__(self, memo):
         return self
 
-    def __reduce__(self):  # pickled as a plain dict (data-loader workers, spawned processes)
+    def __reduce__(self):  # rebuilt from a plain dict: dict pickling would set items one by one
         return (type(self), (dict(self),))
 
 

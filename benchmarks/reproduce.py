@@ -543,8 +543,7 @@ def card_section(model: str, dataset: str, rows: list[dict], args) -> str | None
         f"and scored on {args.n} images per side. *real vs real* and *source as-is* are no "
         "models: real images against other real images of the same set (the floor), and the "
         "translators' inputs, unchanged, scored as if they were translations. The protocol, "
-        "the grids and a reading are in the ganzoo README's reproduction section and "
-        "docs/reproduction/README.md.",
+        "the grids and a reading are in docs/reproduction/README.md of the ganzoo repository.",
         "",
         COST,
         "",

@@ -1,7 +1,26 @@
-"""Fixtures shared by the metric and evaluation tests."""
+"""Fixtures shared by the tests: benchmark scripts as modules, torch on one thread."""
+
+import importlib.util
+from pathlib import Path
 
 import pytest
 import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="session")
+def load_benchmark():
+    """``load_benchmark("search")``: a script of benchmarks/ imported as a module, to test its
+    functions without running it."""
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -15,11 +14,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "peers.py"
 
 
 @pytest.fixture(scope="module")
-def peers():
-    spec = importlib.util.spec_from_file_location("peers", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def peers(load_benchmark):
+    return load_benchmark("peers")
 
 
 def fake_results(out: Path, systems: dict[str, list[float]]) -> None:

@@ -8,7 +8,6 @@ Results sections. The numbers mean nothing here; the plumbing is the test.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -145,15 +144,8 @@ def test_an_unknown_model_is_one_error_line_naming_the_known_ones(tmp_path):
     assert not (tmp_path / "results.json").exists()
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("reproduce", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_budget_takes_one_number_or_one_per_family():
-    parse = load_script().parse_budget
+def test_budget_takes_one_number_or_one_per_family(load_benchmark):
+    parse = load_benchmark("reproduce").parse_budget
     assert parse("20000") == {"dcgan": 20000, "wgan": 20000, "improved": 20000}
     assert parse("dcgan=256000,wgan=256000,improved=25600") == {
         "dcgan": 256000,
@@ -196,8 +188,8 @@ def test_reused_runs_keep_the_seconds_they_recorded(results):
         assert after["dcgan"][key] == before["dcgan"][key]
 
 
-def test_the_final_note_says_when_the_floor_has_no_images_left():
-    script = load_script()
+def test_the_final_note_says_when_the_floor_has_no_images_left(load_benchmark):
+    script = load_benchmark("reproduce")
     result = {"name": "fid@final", "values": {"fid": 50.0}, "protocol": "", "n": 5000}
     model = {"label": "dcgan", "results": [{**result, "n_real": 5000}]}
     floor = {"label": "real vs real", "results": []}

@@ -3,20 +3,12 @@ several workers share."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "search.py"
 
 
 @pytest.fixture(scope="module")
-def search():
-    spec = importlib.util.spec_from_file_location("search", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def search(load_benchmark):
+    return load_benchmark("search")
 
 
 def test_overrides_merge_argument_mappings_and_replace_with_empty(search):

@@ -431,17 +431,13 @@ def test_make_zoo_entry_card(entries, tmp_path, offline):
     assert "weights stored as | float16" in (entries["improved-fake"] / "README.md").read_text()
 
 
-def test_make_zoo_entry_refusals_and_script(entries, zoo_plugin, tmp_path, capsys):
+def test_make_zoo_entry_refusals_and_script(entries, zoo_plugin, tmp_path, capsys, load_benchmark):
     run = tmp_path / "run-dcgan"
     with pytest.raises(GanzooError, match="already exists; pass --force"):
         make_zoo_entry(run, "dcgan-fake", out=entries["dcgan-fake"])
     before = sha256_of(entries["dcgan-fake"] / "model.safetensors")
 
-    spec = importlib.util.spec_from_file_location(
-        "make_zoo_entry", REPO / "benchmarks" / "make_zoo_entry.py"
-    )
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_benchmark("make_zoo_entry")
     args = [str(run), "dcgan-fake", "--fp16", "--force", "--out", str(entries["dcgan-fake"])]
     assert script.main(args) == 0
     assert "sha256" in capsys.readouterr().out

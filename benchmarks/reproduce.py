@@ -22,7 +22,12 @@ no model: *real vs real* (real images against other real images of the same set,
 Each trained row records its training's CPU seconds (``time.process_time`` around ``train``, one
 torch thread on the CPU, no data-loader workers in any recipe here), so that rows compare by cost
 as well as by images seen. ``--reuse`` scores runs already in ``--out`` again instead of training
-them; those rows keep the seconds they recorded.
+them; those rows keep the seconds they recorded. ``--zoo`` trains nothing: it scores the shipped
+entries (``dcgan-anime``, ...) as the rows ``dcgan (zoo)``, ..., with their cards' training
+figures, so that the report and the zoo agree:
+
+    GANZOO_DATA=../shared/data python benchmarks/reproduce.py --zoo --datasets anime,celeba \
+        --final-n 10000 --out results-zoo/
 """
 
 from __future__ import annotations
@@ -57,6 +62,9 @@ MODELS = {
     "improved-gp": ("improved", {"loss": "wasserstein-gp", "loss_args": {"gp_lambda": 10.0}}),
 }
 FAMILIES = list(dict.fromkeys(model for model, _ in MODELS.values()))
+# The shipped zoo entries as rows, trained by nothing here: "dcgan (zoo)" on anime scores the
+# bundled dcgan-anime, with what its card records of its training (``--zoo`` asks for all of them).
+ZOO_ROWS = {f"{family} (zoo)": family for family in FAMILIES}
 
 # Not models. Real images against other real images of the same set: the figure no generator can
 # be expected to beat at this n (FID is far from 0 at n=1,000). And the translators' source images
@@ -131,7 +139,7 @@ def parse_budget(text: str) -> dict[str, int]:
 
 
 def family_of(label: str) -> str | None:
-    return MODELS[label][0] if label in MODELS else None
+    return MODELS[label][0] if label in MODELS else ZOO_ROWS.get(label)
 
 
 def budgets_text(rows: list[dict]) -> str:
@@ -182,7 +190,7 @@ def save_row(out: Path, row: dict, args) -> list[dict]:
         rows = read_rows(out)
         key = (row["label"], row["dataset"])
         rows = [r for r in rows if (r["label"], r["dataset"]) != key] + [row]
-        order = {name: i for i, name in enumerate([*DATASETS, *BASELINES, *MODELS])}
+        order = {name: i for i, name in enumerate([*DATASETS, *BASELINES, *MODELS, *ZOO_ROWS])}
         rows.sort(key=lambda r: (order[r["dataset"]], order[r["label"]]))
         tmp = results_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(rows, indent=2))
@@ -199,13 +207,14 @@ def read_rows(out: Path) -> list[dict]:
 def is_translator(label: str) -> bool:
     import ganzoo
 
-    spec = ganzoo.registry().get("models", MODELS[label][0]).spec
+    spec = ganzoo.registry().get("models", family_of(label)).spec
     return spec.get("task") == "translation"
 
 
-def make_row(label: str, dataset: str, args, out: Path) -> dict:
-    """One row: trained (or reused, or a baseline), scored at ``-n`` and, with ``--final-n``,
-    scored again at that n with the dataset's final metrics."""
+def make_row(label: str, dataset: str, args, out: Path) -> dict | None:
+    """One row: trained (or reused, or a baseline, or a zoo entry), scored at ``-n`` and, with
+    ``--final-n``, scored again at that n with the dataset's final metrics. None: a zoo row with
+    no entry for the dataset."""
     target, source, metrics, final_metrics = DATASETS[dataset]
     if label in BASELINES:
         row = {
@@ -221,10 +230,14 @@ def make_row(label: str, dataset: str, args, out: Path) -> dict:
             "grid": None,
             "run_dir": None,
         }
+    elif label in ZOO_ROWS:
+        row = zoo_row(label, dataset, args, out)
+        if row is None:
+            return None
     else:
         row = reused_row(label, dataset, args, out) or train_row(label, dataset, args, out)
-        if dataset == "toon" and is_translator(label):
-            metrics = [*metrics, "toon-content"]  # the baselines keep their content unchanged
+    if label not in BASELINES and dataset == "toon" and is_translator(label):
+        metrics = [*metrics, "toon-content"]  # the baselines keep their content unchanged
     row.update(size=args.size, seed=args.seed)
     row["results"] = score(row, offline(metrics, args), args.n, args, first=True)
     if args.final_n:
@@ -310,6 +323,42 @@ def train_row(label: str, dataset: str, args, out: Path) -> dict:
     }
 
 
+def zoo_row(label: str, dataset: str, args, out: Path) -> dict | None:
+    """The bundled entry ``{family}-{dataset}`` as a row: its weights are scored as they ship,
+    and its training figures are its card's (wall time, and the time with pauses left out as the
+    CPU seconds: its runs had one thread)."""
+    from ganzoo.hub.zoo_entry import SAMPLE_NAME
+    from ganzoo.zoo import find_zoo_entry
+
+    family = ZOO_ROWS[label]
+    name = f"{family}-{dataset}"
+    entry = find_zoo_entry(name)
+    if entry is None or not entry.bundled:
+        print(f"   no bundled zoo entry {name}: no {label} row on {dataset}", file=sys.stderr)
+        return None
+    trained = (entry.metadata.get("ganzoo") or {}).get("training") or {}
+    grid = out / "grids" / f"{name}.png"
+    grid.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(entry.folder / SAMPLE_NAME, grid)
+    thumbnail(grid, args.size)
+    return {
+        "label": label,
+        "dataset": dataset,
+        "family": family,
+        "entry": name,
+        "steps": trained.get("steps"),
+        "batch": trained.get("batch_size"),
+        "budget": trained.get("images_seen"),
+        "device": trained.get("device", args.device),
+        "images_seen": trained.get("images_seen"),
+        "train_seconds": trained.get("seconds"),
+        # one thread: the wall time bounds the CPU time where a card has no better figure
+        "train_cpu_seconds": trained.get("active_seconds") or trained.get("seconds"),
+        "grid": str(grid.relative_to(out)),
+        "run_dir": name,  # ganzoo eval takes a zoo name
+    }
+
+
 def last_grid(run_dir: Path, out: Path, size: int) -> str:
     """Copies the run's last sample grid into ``out/grids`` with a thumbnail; its path in out."""
     grids = sorted((run_dir / "samples").glob("step-*.png"), key=lambda p: int(p.stem[5:]))
@@ -345,7 +394,7 @@ def score(row: dict, metrics: list[str], n: int, args, first: bool) -> list[dict
         seed=args.seed,
         device=args.device,
         source_data=source if is_translator(label) else None,
-        update_card=first,
+        update_card=first and label not in ZOO_ROWS,  # a shipped card is not this report's
     )
     return [r.as_dict() for r in results]
 
@@ -408,7 +457,9 @@ COST = (
     "Cost: *train CPU s* is each row's training CPU time (`time.process_time()` around ganzoo's "
     "`train`, with one torch thread on the CPU: one-thread CPU seconds; on a GPU only the host's "
     "share); *train s* is its wall time, which other jobs on the machine lengthen. Rows scored "
-    "again with `--reuse` keep the figures they recorded."
+    "again with `--reuse` keep the figures they recorded. Zoo rows (`(zoo)`) give their card's "
+    "figures: the wall time, and as CPU seconds the training time with pauses left out (their runs "
+    "had one thread; cards from before that figure give the wall time again, an upper bound)."
 )
 
 
@@ -531,7 +582,7 @@ def card_section(model: str, dataset: str, rows: list[dict], args) -> str | None
     """The "Results" section of the card ``{model}-{dataset}.md``: every row of that model (both
     of its losses) on that dataset, beside the other models' rows for comparison."""
     block = [r for r in rows if r["dataset"] == dataset]
-    if not any(MODELS.get(r["label"], ("",))[0] == model for r in block):
+    if not any(family_of(r["label"]) == model for r in block):
         return None
     short = table(block, short=True)
     lines = [
@@ -594,11 +645,13 @@ def main() -> None:
     check_choices(parser, args)
     out.mkdir(parents=True, exist_ok=True)
     args.inception = inception_available()
-    rows = []
+    rows = read_rows(out)
     for dataset in args.datasets.split(","):
         for label in args.models.split(","):
             print(f"== {label} on {dataset}", file=sys.stderr, flush=True)
-            rows = save_row(out, make_row(label, dataset, args, out), args)
+            row = make_row(label, dataset, args, out)
+            if row is not None:
+                rows = save_row(out, row, args)
     print(markdown(rows, args))
 
 
@@ -628,7 +681,20 @@ def make_parser() -> argparse.ArgumentParser:
         "real set when it is smaller (CelebA: 5,000); 0: not",
     )
     parser.add_argument("--datasets", default="toon,anime,celeba")
-    parser.add_argument("--models", default=",".join([*BASELINES, *MODELS]))
+    parser.add_argument(
+        "--models",
+        default=None,
+        help="rows, comma-separated: "
+        + ", ".join([*BASELINES, *MODELS, *ZOO_ROWS])
+        + " (default: the baselines and the trained models; with --zoo: the baselines and the "
+        "zoo rows)",
+    )
+    parser.add_argument(
+        "--zoo",
+        action="store_true",
+        help="score the shipped zoo entries (FAMILY-DATASET) instead of training: their weights "
+        "as bundled, their training figures from their cards",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="results")
@@ -652,14 +718,16 @@ def make_parser() -> argparse.ArgumentParser:
 
 def check_choices(parser: argparse.ArgumentParser, args) -> None:
     """Unknown models or datasets, a family with no budget or a bad n: one error line."""
+    if args.models is None:
+        args.models = ",".join([*BASELINES, *(ZOO_ROWS if args.zoo else MODELS)])
     for kind, names, known in (
-        ("models", args.models, [*BASELINES, *MODELS]),
+        ("models", args.models, [*BASELINES, *MODELS, *ZOO_ROWS]),
         ("datasets", args.datasets, list(DATASETS)),
     ):
         unknown = [name for name in names.split(",") if name not in known]
         if unknown:
             parser.error(f"unknown {kind} {', '.join(unknown)}; known: {', '.join(known)}")
-    families = {family_of(label) for label in args.models.split(",")} - {None}
+    families = {MODELS[label][0] for label in args.models.split(",") if label in MODELS}
     missing = [family for family in FAMILIES if family in families - set(args.budget)]
     if missing:
         parser.error(

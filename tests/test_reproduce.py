@@ -139,7 +139,7 @@ def test_an_unknown_model_is_one_error_line_naming_the_known_ones(tmp_path):
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1].endswith(
         "unknown models gan; known: real vs real, source as-is, dcgan, wgan (clip), wgan-gp, "
-        "improved (clip), improved-gp"
+        "improved (clip), improved-gp, dcgan (zoo), wgan (zoo), improved (zoo)"
     )
     assert not (tmp_path / "results.json").exists()
 
@@ -196,3 +196,33 @@ def test_the_final_note_says_when_the_floor_has_no_images_left(load_benchmark):
     (note,) = script.final_note([floor, model])[1:]
     assert "dcgan: 5000 generated against 5000 real images" in note
     assert "real vs real: none" in note
+
+
+def test_zoo_rows_score_the_shipped_entries_with_their_cards_figures(tmp_path):
+    from ganzoo.zoo import find_zoo_entry
+
+    entry = find_zoo_entry("improved-toon")
+    card_before = entry.card_path.read_text()
+    trained = entry.metadata["ganzoo"]["training"]
+    out = tmp_path / "out"
+    models = "real vs real,dcgan (zoo),improved (zoo)"
+    args = ["--zoo", "--models", models, "--datasets", "toon", "-n", "16", "--out", str(out)]
+    done = reproduce(*args, tmp_path=tmp_path)
+    # no dcgan-toon ships: that row is left out, and said so
+    assert "no bundled zoo entry dcgan-toon" in done.stderr and "training" not in done.stderr
+    rows = {r["label"]: r for r in json.loads((out / "results.json").read_text())}
+    assert list(rows) == ["real vs real", "improved (zoo)"]
+    row = rows["improved (zoo)"]
+    assert (row["entry"], row["budget"], row["steps"]) == (
+        "improved-toon",
+        trained["images_seen"],
+        trained["steps"],
+    )
+    assert row["train_seconds"] == trained["seconds"]
+    assert {"toon-fid", "toon-content"} <= {res["name"] for res in row["results"]}
+    assert (out / "grids" / "improved-toon.jpg").is_file()
+    assert (
+        f"| improved (zoo) | {trained['steps']} x {trained['batch_size']} |"
+        in (out / "report.md").read_text()
+    )
+    assert entry.card_path.read_text() == card_before  # the shipped card is not the report's

@@ -36,7 +36,7 @@ from ganzoo.data.images import decode
 from ganzoo.errors import GanzooError
 from ganzoo.hub import load, model_sources, push_to_hub, save_pretrained, update_card_metrics
 from ganzoo.hub.model_sources import entry_source
-from ganzoo.hub.zoo_entry import _owning_zoo, make_zoo_entry, wall_seconds
+from ganzoo.hub.zoo_entry import _owning_zoo, active_seconds, make_zoo_entry, wall_seconds
 from ganzoo.registry import _read_manifest, registry
 from ganzoo.zoo import find_zoo_entry, sha256_of, split_card, zoo_entries
 
@@ -69,9 +69,12 @@ def fake_run(root: Path, model: str = "dcgan", data: str = "toon") -> Path:
     (root / "config.json").write_text(json.dumps({**gan.config, "run": run}))
     with (root / "metrics.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["step", "epoch", "images", "seconds"])
-        # resumed after step 4: seconds restart, so the wall time is 3.0 + 2.5
-        writer.writerows([[2, 0.1, 0, 1.5], [4, 0.2, 0, 3.0], [6, 0.3, 0, 1.0], [8, 0.4, 0, 2.5]])
+        writer.writerow(["step", "epoch", "images", "seconds", "images_per_s"])
+        # resumed after step 4: seconds restart, so the wall time is 3.0 + 2.5; 8 images a
+        # stretch at 4, 4, 8 and 8 img/s make 6 s of training
+        writer.writerows(
+            [[2, 0.1, 8, 1.5, 4], [4, 0.2, 16, 3.0, 4], [6, 0.3, 24, 1.0, 8], [8, 0.4, 32, 2.5, 8]]
+        )
     for step, colour in ((4, "red"), (8, "blue")):
         Image.new("RGB", (40, 40), colour).save(root / "samples" / f"step-{step}.png")
     save_pretrained(gan.eval(), root / "export", data=data, step=8)
@@ -407,6 +410,7 @@ def test_make_zoo_entry_card(entries, tmp_path, offline):
         "threads": 1,
         "precision": "fp32",
         "seconds": 5.5,
+        "active_seconds": 6.0,
         "command": "ganzoo run dcgan --data toon --steps 8 --size 32",
     }
     assert block["train"] == "ganzoo run dcgan --data toon --steps 8 --size 32"
@@ -423,6 +427,7 @@ def test_make_zoo_entry_card(entries, tmp_path, offline):
     assert 'ganzoo.load("dcgan-fake")' in card.text
     assert card.text.startswith("# dcgan-fake\n")
     assert f"| images seen | {8 * batch} |" in card.text and "| wall time | 6 s" in card.text
+    assert "| training time, pauses left out | 6 s (0.00 h) |" in card.text
     # where the images came from, their licence, and what that limits
     assert "## Training data" in card.text and "- `toon`: " in card.text
     assert "Licence: " in card.text and "Limits: 32x32 pixels only" in card.text
@@ -455,6 +460,15 @@ def test_wall_seconds_adds_resumed_stretches():
     rows = [{"seconds": s} for s in ("1", "4", "2", "3", "0.5")]
     assert wall_seconds(rows) == 7.5
     assert wall_seconds([]) is None
+
+
+def test_active_seconds_leaves_pauses_and_repeated_images_out():
+    logged = [(100, 10), (200, 10), (300, 1), (400, 10), (300, 10), (500, 20)]
+    rows = [{"images": str(i), "images_per_s": str(v)} for i, v in logged]
+    # 100/10 each for the first two; the third ran at a tenth of the median (10), so it counts
+    # at the median; the repeated 300 after a resume counts once; the last at its own 20 img/s
+    assert active_seconds(rows) == 10 + 10 + 10 + 10 + 5
+    assert active_seconds([{"images": "0", "images_per_s": "0"}]) is None
 
 
 # ---------------------------------------------------------------------------------------------

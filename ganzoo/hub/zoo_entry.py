@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,31 @@ def wall_seconds(rows: list[dict[str, str]]) -> float | None:
             total += last
         last = seconds
     return None if last is None else round(total + last, 1)
+
+
+# a logged stretch slower than this share of the run's median speed stood still part of the time
+_PAUSED_SPEED = 0.5
+
+
+def active_seconds(rows: list[dict[str, str]]) -> float | None:
+    """Training time with the pauses left out: each logged stretch of images over its own speed,
+    or over the run's median speed where it ran at under half of that (the process was stopped,
+    e.g. by SIGSTOP for an idle benchmark). Images logged twice (a resume from an earlier
+    checkpoint) count once. On one thread these are one-thread CPU seconds."""
+    stretches, last = [], 0
+    for row in rows:
+        try:
+            images, speed = int(row["images"]), float(row["images_per_s"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if images > last and speed > 0:
+            stretches.append((images - last, speed))
+            last = images
+    if not stretches:
+        return None
+    median = statistics.median(speed for _, speed in stretches)
+    floor = _PAUSED_SPEED * median
+    return round(sum(n / (speed if speed >= floor else median) for n, speed in stretches), 1)
 
 
 def _train_command(exact: str, run: dict[str, Any], config: dict[str, Any], steps, batch) -> str:
@@ -173,14 +199,17 @@ def training_facts(run_dir: Path, run_config: dict[str, Any], config: dict[str, 
         "threads": run.get("threads"),
         "precision": run.get("precision", "fp32"),
         "seconds": wall_seconds(rows),
+        "active_seconds": active_seconds(rows),
         "command": exact,
         "train": _train_command(exact, run, config, steps, batch),
     }
 
 
+def _hours(seconds: float | None) -> str:
+    return f"{seconds:.0f} s ({seconds / 3600:.2f} h)" if seconds is not None else "not recorded"
+
+
 def _trained_section(facts: dict[str, Any], fp16: bool) -> str:
-    seconds = facts["seconds"]
-    wall = f"{seconds:.0f} s ({seconds / 3600:.2f} h)" if seconds is not None else "not recorded"
     count = facts.get("threads")
     threads = f", {count} CPU thread{'s' if count != 1 else ''}" if count else ""
     stored = (
@@ -195,7 +224,8 @@ def _trained_section(facts: dict[str, Any], fp16: bool) -> str:
         f"| steps x batch | {facts['steps']} x {facts['batch_size']} |",
         f"| images seen | {facts['images_seen']} |",
         f"| device | {facts['device']}{threads}, {facts['precision']} |",
-        f"| wall time | {wall} |",
+        f"| wall time | {_hours(facts['seconds'])} |",
+        f"| training time, pauses left out | {_hours(facts.get('active_seconds'))} |",
         f"| weights stored as | {stored} |",
         "",
         f"The exact command: `{facts['command']}`. To train it again:",

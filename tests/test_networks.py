@@ -406,7 +406,20 @@ def test_gradient_penalty_of_a_linear_critic():
 
     loss = registry().build("losses", "wasserstein-gp", gp_lambda=2.0)
     penalty = loss.penalty(Linear(), torch.randn(5, 3, 4, 4), torch.randn(5, 3, 4, 4))
-    assert penalty.item() == pytest.approx(2.0 * (0.25 * math.sqrt(48) - 1) ** 2, rel=1e-5)
+    full = 2.0 * (0.25 * math.sqrt(48) - 1) ** 2
+    assert penalty.item() == pytest.approx(full, rel=1e-5)
+
+    # lazy: on about one step in four, four times as heavy, so the same on average
+    lazy = registry().build("losses", "wasserstein-gp", gp_lambda=2.0, gp_every=4)
+    torch.manual_seed(0)
+    draws = [
+        lazy.penalty(Linear(), torch.randn(5, 3, 4, 4), torch.randn(5, 3, 4, 4)) for _ in range(400)
+    ]
+    taken = [p.item() for p in draws if p is not None]
+    assert 70 <= len(taken) <= 130
+    assert taken == pytest.approx([4 * full] * len(taken), rel=1e-5)
+    with pytest.raises(GanzooError, match="gp_every"):
+        registry().build("losses", "wasserstein-gp", gp_every=0)
 
 
 @pytest.mark.parametrize("name", ["bce", "least-squares"])

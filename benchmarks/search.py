@@ -19,6 +19,7 @@ grids are written to ``docs/search/EXPERIMENT.md`` and ``docs/search/EXPERIMENT.
 from __future__ import annotations
 
 import argparse
+import csv
 import functools
 import json
 import shutil
@@ -386,10 +387,14 @@ KEY_VALUES = {
 }
 
 
-def table(name: str, experiment: dict, rows: list[dict]) -> str:
+def table(name: str, experiment: dict, rows: list[dict], curve: bool = False) -> str:
+    """A Markdown table of candidates (or of a curve's stages: then with the training time to
+    each stage, pauses left out, as a column)."""
     columns = [(m, k) for m in experiment["metrics"] for k in KEY_VALUES.get(m, [])]
     columns = [(m, k) for m, k in columns if any(k in r["results"].get(m, {}) for r in rows)]
     head = ["candidate", "images", "train s", *[f"{m}:{k}" for m, k in columns]]
+    if curve:
+        head.insert(3, "train s to here, pauses out")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         values = [
@@ -397,8 +402,27 @@ def table(name: str, experiment: dict, rows: list[dict]) -> str:
             for m, k in columns
         ]
         cells = [row["label"], str(row["images_seen"]), f"{row['train_seconds']:.0f}", *values]
+        if curve:
+            seconds = seconds_to(row)
+            cells.insert(3, f"{seconds:.0f}" if seconds is not None else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def seconds_to(row: dict) -> float | None:
+    """A curve stage's training time from the start of its run: the run's metrics.csv up to the
+    images the stage had seen, pauses left out (on one thread: one-thread CPU seconds). None when
+    the run is gone."""
+    from ganzoo.hub.zoo_entry import active_seconds
+
+    if not row.get("run_dir"):
+        return None
+    try:
+        with (Path(row["run_dir"]) / "metrics.csv").open(newline="") as handle:
+            logged = list(csv.DictReader(handle))
+    except OSError:
+        return None
+    return active_seconds([r for r in logged if int(r["images"]) <= row["images_seen"]])
 
 
 def write_docs(name: str, experiment: dict, rows: list[dict], args) -> None:
@@ -432,7 +456,7 @@ def write_docs(name: str, experiment: dict, rows: list[dict], args) -> None:
         points = sorted(
             (r for r in curve_rows if r["label"] == label), key=lambda r: r["images_seen"]
         )
-        text += ["", f"## Curve: {label}", "", table(name, experiment, points)]
+        text += ["", f"## Curve: {label}", "", table(name, experiment, points, curve=True)]
         score = experiment.get("score", ("fid", "fid"))
         path = docs / (f"{name}-curve.png" if index == 0 else f"{name}-curve-{index + 1}.png")
         text += ["", curve_plot(name, points, score, path, args.target)]

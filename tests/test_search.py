@@ -112,6 +112,13 @@ def test_each_curve_gets_its_own_section_and_plot(search, tmp_path, monkeypatch)
         }
 
     rows = [row("a", 200, 130.0), row("a", 100, 140.0), row("b", 100, 150.0)]
+    run = tmp_path / "run-a"  # a's run logged 50 images a stretch at 10 img/s, then 25 img/s
+    run.mkdir()
+    logged = [(50, 10), (100, 10), (150, 25), (200, 25), (250, 25)]
+    lines = ["step,images,images_per_s", *[f"{i // 10},{i},{v}" for i, v in logged]]
+    (run / "metrics.csv").write_text("\n".join(lines) + "\n")
+    for r in rows[:2]:
+        r["run_dir"] = str(run)
     args = type(
         "Args", (), {"docs": str(tmp_path), "seed": 0, "threads": 1, "n": 100, "target": None}
     )
@@ -120,6 +127,9 @@ def test_each_curve_gets_its_own_section_and_plot(search, tmp_path, monkeypatch)
     text = (tmp_path / "exp.md").read_text()
     first, second = text.split("## Curve: a")[1].split("## Curve: b")
     assert "exp-curve.png" in first and "Fit: fid" in first
+    # the training time to each stage from the run's log, images past the stage left out
+    assert "| a | 100 | 1 | 10 | 140 |" in first and "| a | 200 | 1 | 14 | 130 |" in first
+    assert "| b | 100 | 1 | - | 150 |" in second  # its run is gone
     assert "exp-curve-2.png" in second and "Fit:" not in second  # one point: nothing to fit
     assert (tmp_path / "exp-curve.png").stat().st_size > 0
     assert (tmp_path / "exp-curve-2.png").stat().st_size > 0

@@ -331,7 +331,10 @@ def offline(metrics: list[str]) -> list[str]:
 
 def face_grid(experiment: dict, rows: list[dict], path: Path, args) -> None:
     """One picture: the fixed source faces on top, then each candidate's translations of them
-    (translators), or 8 samples from a fixed seed (unconditional models), a row per candidate."""
+    (translators), or 8 samples from a fixed seed (unconditional models), a row per candidate;
+    none for a curve's folder, which has no candidates side by side."""
+    if not rows:
+        return
     import torch
     from PIL import Image, ImageDraw
 

@@ -133,3 +133,16 @@ def test_each_curve_gets_its_own_section_and_plot(search, tmp_path, monkeypatch)
     assert "exp-curve-2.png" in second and "Fit:" not in second  # one point: nothing to fit
     assert (tmp_path / "exp-curve.png").stat().st_size > 0
     assert (tmp_path / "exp-curve-2.png").stat().st_size > 0
+
+
+def test_the_wgan_gp_recipe_is_the_candidate_the_zoo_entries_trained_with(search):
+    from ganzoo.models import make_config
+
+    candidate = search.EXPERIMENTS["wgan-anime"]["candidates"][
+        "lazy gp augment batch 16 n_critic 2"
+    ]
+    trained = make_config("wgan", overrides=candidate)["recipe"].to_dict()
+    named = make_config("wgan", "gp")["recipe"].to_dict()
+    differ = {k for k in trained if trained[k] != named[k]}
+    assert differ == {"steps"}  # the recipe adds the length: 256,000 images at batch 16
+    assert named["steps"] * named["batch_size"] == 256_000

@@ -19,7 +19,6 @@ grids are written to ``docs/search/EXPERIMENT.md`` and ``docs/search/EXPERIMENT.
 from __future__ import annotations
 
 import argparse
-import csv
 import functools
 import json
 import shutil
@@ -431,15 +430,11 @@ def seconds_to(row: dict) -> float | None:
     """A curve stage's training time from the start of its run: the run's metrics.csv up to the
     images the stage had seen, pauses left out (on one thread: one-thread CPU seconds). None when
     the run is gone."""
-    from ganzoo.hub.zoo_entry import active_seconds
+    from ganzoo.hub.zoo_entry import active_seconds, metrics_rows
 
     if not row.get("run_dir"):
         return None
-    try:
-        with (Path(row["run_dir"]) / "metrics.csv").open(newline="") as handle:
-            logged = list(csv.DictReader(handle))
-    except OSError:
-        return None
+    logged = metrics_rows(Path(row["run_dir"]))
     return active_seconds([r for r in logged if int(r["images"]) <= row["images_seen"]])
 
 

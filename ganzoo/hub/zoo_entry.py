@@ -75,7 +75,8 @@ def _last_sample(run_dir: Path) -> Path | None:
     return max(steps)[1] if steps else None
 
 
-def _metrics_rows(run_dir: Path) -> list[dict[str, str]]:
+def metrics_rows(run_dir: Path) -> list[dict[str, str]]:
+    """The rows of a run's metrics.csv ([] when it has none)."""
     try:
         with (run_dir / "metrics.csv").open(newline="") as handle:
             return list(csv.DictReader(handle))
@@ -186,7 +187,7 @@ def training_facts(run_dir: Path, run_config: dict[str, Any], config: dict[str, 
     """How the run was trained, for the card: recipe, steps, batch, images seen, device, wall
     time, the exact command and a `ganzoo run` command that trains it again."""
     run = run_config.get("run") or {}
-    rows = _metrics_rows(run_dir)
+    rows = metrics_rows(run_dir)
     steps = (config.get("training") or {}).get("step") or (int(rows[-1]["step"]) if rows else None)
     batch = (config.get("recipe") or {}).get("batch_size")
     exact = run.get("command") or "not recorded (a run from before ganzoo recorded it)"

@@ -326,26 +326,31 @@ def train_row(label: str, dataset: str, args, out: Path) -> dict:
 def zoo_row(label: str, dataset: str, args, out: Path) -> dict | None:
     """The bundled entry ``{family}-{dataset}`` as a row: its weights are scored as they ship,
     and its training figures are its card's (wall time, and the time with pauses left out as the
-    CPU seconds: its runs had one thread)."""
+    CPU seconds: its runs had one thread). A translator with no entry into ``dataset`` is scored
+    on its way back where one was trained from it: on CelebA, improved-anime's anime -> CelebA
+    generator."""
     from ganzoo.hub.zoo_entry import SAMPLE_NAME
-    from ganzoo.zoo import find_zoo_entry
 
     family = ZOO_ROWS[label]
-    name = f"{family}-{dataset}"
-    entry = find_zoo_entry(name)
-    if entry is None or not entry.bundled:
+    entry, reverse = zoo_entry(family, dataset)
+    if entry is None:
+        name = f"{family}-{dataset}"
         print(f"   no bundled zoo entry {name}: no {label} row on {dataset}", file=sys.stderr)
         return None
     trained = (entry.metadata.get("ganzoo") or {}).get("training") or {}
-    grid = out / "grids" / f"{name}.png"
+    grid = out / "grids" / f"{entry.name}{'-reverse' if reverse else ''}.png"
     grid.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(entry.folder / SAMPLE_NAME, grid)
+    if reverse:
+        reverse_grid(entry.name, dataset, args, grid)
+    else:
+        shutil.copy(entry.folder / SAMPLE_NAME, grid)
     thumbnail(grid, args.size)
     return {
         "label": label,
         "dataset": dataset,
         "family": family,
-        "entry": name,
+        "entry": entry.name,
+        "reverse": reverse,
         "steps": trained.get("steps"),
         "batch": trained.get("batch_size"),
         "budget": trained.get("images_seen"),
@@ -355,8 +360,43 @@ def zoo_row(label: str, dataset: str, args, out: Path) -> dict | None:
         # one thread: the wall time bounds the CPU time where a card has no better figure
         "train_cpu_seconds": trained.get("active_seconds") or trained.get("seconds"),
         "grid": str(grid.relative_to(out)),
-        "run_dir": name,  # ganzoo eval takes a zoo name
+        "run_dir": entry.name,  # ganzoo eval takes a zoo name
     }
+
+
+def zoo_entry(family: str, dataset: str):
+    """(entry, reverse): the bundled ``{family}-{dataset}``, else for a translator the bundled
+    entry trained from ``dataset`` into this table's source domain, to be run backwards."""
+    from ganzoo.zoo import find_zoo_entry
+
+    entry = find_zoo_entry(f"{family}-{dataset}")
+    if entry is not None and entry.bundled:
+        return entry, False
+    _, source, _, _ = DATASETS[dataset]
+    entry = find_zoo_entry(f"{family}-{source}")
+    if entry is None or not entry.bundled:
+        return None, False
+    config = json.loads((entry.folder / "config.json").read_text())
+    trained_from = config.get("training", {}).get("source")
+    backwards = config["task"] == "translation" and trained_from == dataset
+    return (entry, True) if backwards else (None, False)
+
+
+def reverse_grid(name: str, dataset: str, args, path: Path) -> None:
+    """12 of the inputs ``ganzoo eval --reverse`` translates, each beside its translation."""
+    import torch
+
+    import ganzoo
+    from ganzoo.data import open_dataset
+    from ganzoo.evaluate import draw_source, load_images
+    from ganzoo.training.plots import save_readable_grid
+
+    _, source, _, _ = DATASETS[dataset]
+    gan = ganzoo.load(name, device=args.device)
+    inputs = open_dataset(source, size=tuple(gan.image_size))
+    images = load_images(inputs, draw_source(inputs, args.n, args.seed)[:12]).float() / 255
+    pairs = torch.stack([images, gan.translate(images, reverse=True).cpu()], dim=1)
+    save_readable_grid(pairs.flatten(0, 1), path, nrow=6)
 
 
 def last_grid(run_dir: Path, out: Path, size: int) -> str:
@@ -395,6 +435,7 @@ def score(row: dict, metrics: list[str], n: int, args, first: bool) -> list[dict
         device=args.device,
         source_data=source if is_translator(label) else None,
         update_card=first and label not in ZOO_ROWS,  # a shipped card is not this report's
+        reverse=row.get("reverse", False),
     )
     return [r.as_dict() for r in results]
 
@@ -507,7 +548,8 @@ def table(block: list[dict], short: bool) -> list[str]:
         if r["steps"]:  # rows of an earlier version have no CPU seconds
             cpu = r.get("train_cpu_seconds", "")
             trained = f"{r['steps']} x {r['batch']} | {r['train_seconds']} | {cpu}"
-        lines.append(f"| {r['label']} | {trained} | " + " | ".join(cells) + " |")
+        name = f"{r['label']}: {r['entry']} backwards" if r.get("reverse") else r["label"]
+        lines.append(f"| {name} | {trained} | " + " | ".join(cells) + " |")
     return lines
 
 

@@ -110,12 +110,13 @@ def sample_images(gan: Any, n: int, seed: int) -> torch.Tensor:
     return torch.cat(parts)
 
 
-def translate_images(gan: Any, images: torch.Tensor) -> torch.Tensor:
-    """A translator's outputs for uint8 inputs, as uint8 on the CPU."""
+def translate_images(gan: Any, images: torch.Tensor, reverse: bool = False) -> torch.Tensor:
+    """A translator's outputs for uint8 inputs, as uint8 on the CPU (``reverse``: its generator
+    from target to source)."""
     parts = []
     for start in range(0, len(images), BATCH):
         batch = images[start : start + BATCH].float() / 255
-        parts.append(to_uint8(gan.translate(batch).cpu()))
+        parts.append(to_uint8(gan.translate(batch, reverse=reverse).cpu()))
     return torch.cat(parts)
 
 
@@ -164,6 +165,7 @@ def evaluate(
     inception_weights: str | None = None,
     update_card: bool = True,
     size: tuple[int, int] | None = None,
+    reverse: bool = False,
 ) -> list[MetricResult]:
     """Runs the named metrics on ``n`` generated and up to ``n`` real images; see the module
     docstring. ``model_or_images`` is a model (``ganzoo.load``'s zoo name, run, folder or
@@ -173,6 +175,11 @@ def evaluate(
 
     ``inception_weights`` overrides ``GANZOO_INCEPTION_WEIGHTS`` for the Inception metrics (fid,
     kid, is, precision, recall, density, coverage), which share one feature pass per image set.
+
+    ``reverse`` scores a translator's way back: its target-to-source generator translates
+    ``source_data`` (default: the data it was trained into) and is compared with ``data`` (its
+    source domain, e.g. celeba for a CelebA -> anime translator). Those results are not recorded
+    in the model's card, whose figures are of the forward direction.
     """
     from ganzoo.devices import resolve_device
 
@@ -183,6 +190,8 @@ def evaluate(
     context = Context(device=dev, seed=seed, data=data, inception_weights=inception_weights)
     scoring_images = is_image_set(model_or_images)
     if scoring_images:
+        if reverse:
+            raise GanzooError(f"--reverse is for translators; {model_or_images} names images")
         size = size or IMAGE_SET_SIZE
         make = _image_set_maker(model_or_images, size, n, seed)
         real_set = _open_real(data, size, data_root, context)
@@ -192,7 +201,7 @@ def evaluate(
                 "--size is for folders and archives of images; a model is scored at its own size"
             )
         make, size, real_set = _model_maker(
-            model_or_images, data, source_data, data_root, n, seed, context
+            model_or_images, data, source_data, data_root, n, seed, context, reverse
         )
     for metric in metrics:
         metric.check(context)  # a missing requirement fails before any image is made
@@ -205,7 +214,8 @@ def evaluate(
     results = [metric.compute(fake, real, context=context) for metric in metrics]
     real_text = f"{len(real)} of the {len(real_set)} images of {data}"
     _add_draws(results, fake, real, real_text, made, size)
-    folder = _card_folder(model_or_images) if update_card and not scoring_images else None
+    recorded = update_card and not scoring_images and not reverse
+    folder = _card_folder(model_or_images) if recorded else None
     if folder is not None:
         from ganzoo.hub import update_card_metrics
 
@@ -269,7 +279,18 @@ def _image_set_maker(spec, size, n, seed):
     return make
 
 
-def _model_maker(model, data, source_data, data_root, n, seed, context):
+def translator_inputs(gan: Any, model: str, source_data: str | None, reverse: bool) -> str | None:
+    """The data a translator translates: ``source_data`` if given; with ``reverse`` (the way
+    back) the data it was trained into; else None, the source domain its target names."""
+    if reverse and gan.task != "translation":
+        raise GanzooError(f"--reverse is for translators; {model} is not one (task: {gan.task})")
+    if reverse and source_data is None:
+        config = getattr(gan, "config", {})
+        return (config.get("run") or config.get("training") or {}).get("data")
+    return source_data
+
+
+def _model_maker(model, data, source_data, data_root, n, seed, context, reverse=False):
     """(make, size, real set) for a model: ``make()`` samples or translates ``n`` images."""
     import ganzoo
     from ganzoo.data import open_domains
@@ -277,6 +298,7 @@ def _model_maker(model, data, source_data, data_root, n, seed, context):
     gan = ganzoo.load(model, device=context.device)
     size = tuple(gan.image_size)
     context.task = gan.task
+    source_data = translator_inputs(gan, model, source_data, reverse)
     if gan.task != "translation":
 
         def sample():
@@ -291,9 +313,10 @@ def _model_maker(model, data, source_data, data_root, n, seed, context):
 
     def make():
         context.source = load_images(context.source_dataset, src_indices)
-        return translate_images(gan, context.source), (
-            f"translations of {len(src_indices)} source-domain images"
-        )
+        made = f"translations of {len(src_indices)} source-domain images"
+        if reverse:
+            made = f"target-to-source translations of {len(src_indices)} images of {source_data}"
+        return translate_images(gan, context.source, reverse), made
 
     return make, size, context.real_dataset
 

@@ -45,13 +45,18 @@ class Sampler:
 
 
 class Translator:
-    """A translation stand-in that returns its inputs."""
+    """A translation stand-in that returns its inputs, trained (its config says) into toon."""
 
     task = "translation"
     image_size = SIZE
+    config = {"training": {"data": "toon", "source": "toon/photo"}}
 
-    def translate(self, images):
+    def __init__(self):
+        self.ways = []
+
+    def translate(self, images, reverse=False):
         assert images.dtype == torch.float32 and images.max() <= 1
+        self.ways.append(reverse)
         return images
 
 
@@ -111,6 +116,47 @@ def test_translator_gets_source_images_and_their_attributes(monkeypatch):
     index = ev.draw_indices(len(source), 24, ev.derive_seed(0, ev.SOURCE_STREAM))
     assert torch.equal(context.source, source.render_batch(index))
     assert np.array_equal(context.source_attributes, source.attribute_array()[index])
+
+
+def test_reverse_scores_the_way_back_against_the_source_domain(monkeypatch):
+    translator = Translator()
+    monkeypatch.setattr(ganzoo, "load", lambda source, device=None: translator)
+    spy = Spy()
+    monkeypatch.setattr(ev, "load_metrics", lambda names: [spy])
+    results = ev.evaluate("stand-in", "toon/photo", ["spy"], n=24, device="cpu", reverse=True)
+    fake, real, context = spy.seen
+    # inputs: the data it was trained into (its config's toon, anime style); real: the photos
+    assert context.source_dataset.style == "anime" and context.real_dataset.style == "photo"
+    assert torch.equal(fake, context.source) and set(translator.ways) == {True}
+    assert "target-to-source translations of 24 images of toon" in results[0].protocol
+    ev.evaluate("stand-in", "toon", ["spy"], n=8, device="cpu")
+    assert translator.ways[-1] is False  # the forward direction by default
+
+
+def test_reverse_is_for_translators_only(sampler, tmp_path):
+    with pytest.raises(
+        GanzooError,
+        match=r"^--reverse is for translators; stand-in is not one \(task: unconditional\)$",
+    ):
+        ev.evaluate("stand-in", "toon", ["swd"], n=8, device="cpu", reverse=True)
+    with pytest.raises(GanzooError, match="--reverse is for translators; toon names images"):
+        ev.evaluate("toon", "toon", ["swd"], n=8, device="cpu", reverse=True)
+    assert sampler.calls == []
+
+
+def test_reverse_results_stay_out_of_the_card(tmp_path):
+    gan = ganzoo.create(
+        "improved", size=32, generator_args={"width": 8}, discriminator_args={"width": 8}
+    )
+    folder = Path(gan.save_pretrained(str(tmp_path / "model"), data="toon"))
+    card = (folder / "README.md").read_text()
+    results = ev.evaluate(
+        str(folder), "toon/photo", ["swd"], n=16, device="cpu", reverse=True, source_data="toon"
+    )
+    assert results[0].data == "toon/photo" and "target-to-source" in results[0].protocol
+    assert (folder / "README.md").read_text() == card
+    ev.evaluate(str(folder), "toon", ["swd"], n=16, device="cpu")
+    assert "| swd/avg |" in (folder / "README.md").read_text()
 
 
 def test_translator_on_toon_with_the_shipped_classifier(monkeypatch):

@@ -39,6 +39,20 @@ def test_translator_report_shows_pairs_and_protocols(tmp_path, capsys):
     assert picture(page).size == (4 * (8 * 34 + 2), 4 * (2 * 34 + 2))
 
 
+def test_reverse_report_shows_the_way_back(tmp_path, capsys):
+    torch.manual_seed(0)
+    gan = build(make_config("improved", overrides=TINY), training=False)
+    folder = save_pretrained(gan, tmp_path / "improved")
+    report = tmp_path / "report.html"
+    args = ["eval", str(folder), "--data", "toon/photo", "--source-data", "toon", "--reverse"]
+    main([*args, "--metrics", "swd", "-n", "16", "--device", "cpu", "--report", str(report)])
+    out = capsys.readouterr().out
+    assert "target-to-source translations of 16 images of toon" in out
+    page = report.read_text()
+    assert "toon images (left of each pair) and their translations" in page
+    assert "16 of the 20000 images of toon/photo" in page
+
+
 def test_report_must_be_html_and_is_checked_first(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["eval", "no-such-model", "--data", "toon", "--report", str(tmp_path / "r.pdf")])

@@ -226,3 +226,24 @@ def test_zoo_rows_score_the_shipped_entries_with_their_cards_figures(tmp_path):
         in (out / "report.md").read_text()
     )
     assert entry.card_path.read_text() == card_before  # the shipped card is not the report's
+
+
+def test_a_translator_with_no_entry_into_a_dataset_is_scored_backwards(
+    load_benchmark, tmp_path, monkeypatch
+):
+    """On CelebA the zoo has no translator into it, but improved-anime's generator back from
+    anime is one. Here: improved-toon (toon/photo -> toon) run back, on a toon/photo table."""
+    script = load_benchmark("reproduce")
+    monkeypatch.setitem(script.DATASETS, "toon/photo", ("toon/photo", "toon", ["swd"], []))
+    args = script.make_parser().parse_args(["--zoo", "-n", "16", "--device", "cpu"])
+    args.inception = set()
+    row = script.make_row("improved (zoo)", "toon/photo", args, tmp_path)
+    assert (row["entry"], row["reverse"]) == ("improved-toon", True)
+    assert "target-to-source translations of 16 images of toon" in row["results"][0]["protocol"]
+    # the grid: 12 toon faces, each beside its translation back to a photo, 6 images a row
+    grid = Image.open(tmp_path / row["grid"])
+    assert grid.width > grid.height and (tmp_path / row["grid"]).with_suffix(".jpg").is_file()
+    (line,) = [x for x in script.table([row], short=True) if x.startswith("| improved")]
+    assert line.startswith("| improved (zoo): improved-toon backwards | ")
+    # an unconditional family is never run backwards
+    assert script.zoo_entry("dcgan", "toon/photo") == (None, False)

@@ -500,6 +500,12 @@ def translate(
     "FID is biased upward below 10,000: compare figures at equal n only.",
 )
 @click.option("--size", help="Folders and archives of images: the size to score at (default 64).")
+@click.option(
+    "--reverse",
+    is_flag=True,
+    help="Translators: score the way back (target to source) against DATA, the source domain; "
+    "inputs from --source-data (default: the data it was trained into).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -512,6 +518,7 @@ def eval_command(
     metrics: str,
     count: int,
     size: str | None,
+    reverse: bool,
     seed: int,
     device: str,
     as_json: bool,
@@ -540,6 +547,7 @@ def eval_command(
         source_data=source_data,
         data_root=data_root,
         size=parse_size(size) if size is not None else None,
+        reverse=reverse,
     )
     if as_json:
         _echo_json([r.as_dict() for r in results])
@@ -547,7 +555,7 @@ def eval_command(
         click.echo(format_results(results))
     if report:
         _write_eval_report(
-            report, model_or_images, data, results, seed, device, source_data, data_root
+            report, model_or_images, data, results, seed, device, source_data, data_root, reverse
         )
 
 

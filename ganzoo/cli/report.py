@@ -54,11 +54,12 @@ def pictures(
     source_data: str | None = None,
     data_root: str | None = None,
     size: tuple[int, int] = (64, 64),
+    reverse: bool = False,
 ) -> tuple[str, torch.Tensor, int]:
     """(caption, images in [0, 1], images per row) for the report's picture."""
     import ganzoo
     from ganzoo.data import open_dataset, open_domains
-    from ganzoo.evaluate import draw_indices, draw_source, is_image_set
+    from ganzoo.evaluate import draw_indices, draw_source, is_image_set, translator_inputs
 
     if is_image_set(source):
         images = open_dataset(str(source), size=size)
@@ -69,13 +70,15 @@ def pictures(
     if gan.task != "translation":
         return f"{PICTURES} samples, seed {seed}", gan.sample(PICTURES, seed=seed).cpu(), 4
     size = tuple(gan.image_size)
+    source_data = translator_inputs(gan, source, source_data, reverse)
     domains = open_domains(data, ("source",), size, source=source_data, root=data_root)
     indices = draw_source(domains["source"], PICTURES // 2, seed)
     inputs = torch.stack([torch.as_tensor(domains["source"][int(i)]) for i in indices])
     inputs = inputs.float() / 255
-    outputs = gan.translate(inputs).cpu()
+    outputs = gan.translate(inputs, reverse=reverse).cpu()
     pairs = torch.stack([inputs, outputs], dim=1).flatten(0, 1)  # input, output, input, ...
-    caption = f"source-domain images (left of each pair) and their translations, seed {seed}"
+    way = f"{source_data} images" if reverse else "source-domain images"
+    caption = f"{way} (left of each pair) and their translations, seed {seed}"
     return caption, pairs, 2 * PAIRS_PER_ROW
 
 
@@ -122,11 +125,14 @@ def write_report(
     device: str = "auto",
     source_data: str | None = None,
     data_root: str | None = None,
+    reverse: bool = False,
 ) -> Path:
     """Writes the HTML report of ``results`` (``MetricResult``s of ``source`` against ``data``)."""
     path = check_report_path(path)
     size = _scored_size(results)
-    caption, images, nrow = pictures(source, data, seed, device, source_data, data_root, size)
+    caption, images, nrow = pictures(
+        source, data, seed, device, source_data, data_root, size, reverse
+    )
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     title = f"{source} against {data}"
     page = (

@@ -52,11 +52,12 @@ REFERENCES = {
     ],
     "cyclegan": ["--model", "cycle_gan"],
 }
-# ganzoo systems: recipe overrides of `improved` (or another translator model) at 64x64
+# ganzoo systems: a translator model, its recipe (default: "default") and overrides, at 64x64
 GANZOO = {
     "improved": {"model": "improved", "overrides": {"size": 64}},
     "improved+ema": {"model": "improved", "overrides": {"size": 64, "ema": 0.999}},
     "ganzoo-cut": {"model": "cut", "overrides": {"size": 64}},
+    "ganzoo-fastcut": {"model": "cut", "recipe": "fast", "overrides": {"size": 64}},
 }
 SHARED = [
     "--gpu_ids",
@@ -190,7 +191,8 @@ def train_ganzoo(name: str, data: Path, points: list[int], out: Path) -> None:
     folder = out / name
     run_dir = folder / "run"
     faces = torch.load(data / "eval.pt")
-    batch = int(ganzoo.create(system["model"], **system["overrides"]).recipe["batch_size"])
+    recipe = system.get("recipe", "default")
+    batch = int(ganzoo.create(system["model"], recipe, **system["overrides"]).recipe["batch_size"])
     trained, steps, rate = 0.0, 0, None
     for seconds in points:
         # steps for the remaining seconds at the rate measured so far (first stage: a probe)
@@ -200,6 +202,7 @@ def train_ganzoo(name: str, data: Path, points: list[int], out: Path) -> None:
             train(
                 TrainOptions(
                     model=system["model"],
+                    recipe=recipe,
                     data="anime",
                     source="celeba",
                     out=None if steps else str(run_dir),

@@ -52,5 +52,5 @@ def test_an_unknown_system_is_one_line(tmp_path):
     )
     assert result.returncode != 0
     assert result.stderr.strip() == "error: unknown system 'pix2pix'; known: " + ", ".join(
-        ["cut", "fastcut", "cyclegan", "improved", "improved+ema", "ganzoo-cut"]
+        ["cut", "fastcut", "cyclegan", "improved", "improved+ema", "ganzoo-cut", "ganzoo-fastcut"]
     )

@@ -113,10 +113,11 @@ def sample_images(gan: Any, n: int, seed: int) -> torch.Tensor:
 def translate_images(gan: Any, images: torch.Tensor, reverse: bool = False) -> torch.Tensor:
     """A translator's outputs for uint8 inputs, as uint8 on the CPU (``reverse``: its generator
     from target to source)."""
+    way = {"reverse": True} if reverse else {}  # a one-way translator need not take reverse=
     parts = []
     for start in range(0, len(images), BATCH):
         batch = images[start : start + BATCH].float() / 255
-        parts.append(to_uint8(gan.translate(batch, reverse=reverse).cpu()))
+        parts.append(to_uint8(gan.translate(batch, **way).cpu()))
     return torch.cat(parts)
 
 
@@ -127,7 +128,7 @@ def _card_folder(model: str) -> Path | None:
         return None  # a zoo name or hf://: nothing of ours to write to
     if (path / "README.md").is_file() or (path / "export" / "README.md").is_file():
         return path
-    warnings.warn(f"{path} has no model card yet; the results are not recorded", stacklevel=3)
+    warnings.warn(f"{path} has no model card yet; the results are not recorded", stacklevel=4)
     return None
 
 
@@ -189,17 +190,12 @@ def evaluate(
     dev = resolve_device(device)
     context = Context(device=dev, seed=seed, data=data, inception_weights=inception_weights)
     scoring_images = is_image_set(model_or_images)
+    _check_options(model_or_images, scoring_images, size, reverse)
     if scoring_images:
-        if reverse:
-            raise GanzooError(f"--reverse is for translators; {model_or_images} names images")
         size = size or IMAGE_SET_SIZE
         make = _image_set_maker(model_or_images, size, n, seed)
         real_set = _open_real(data, size, data_root, context)
     else:
-        if size is not None:
-            raise GanzooError(
-                "--size is for folders and archives of images; a model is scored at its own size"
-            )
         make, size, real_set = _model_maker(
             model_or_images, data, source_data, data_root, n, seed, context, reverse
         )
@@ -214,13 +210,27 @@ def evaluate(
     results = [metric.compute(fake, real, context=context) for metric in metrics]
     real_text = f"{len(real)} of the {len(real_set)} images of {data}"
     _add_draws(results, fake, real, real_text, made, size)
-    recorded = update_card and not scoring_images and not reverse
-    folder = _card_folder(model_or_images) if recorded else None
+    if update_card and not scoring_images and not reverse:
+        _record_in_card(model_or_images, results)
+    return results
+
+
+def _check_options(spec: str, scoring_images: bool, size, reverse: bool) -> None:
+    """The options only a model, or only images, can be scored with: one error line."""
+    if scoring_images and reverse:
+        raise GanzooError(f"--reverse is for translators; {spec} names images")
+    if not scoring_images and size is not None:
+        raise GanzooError(
+            "--size is for folders and archives of images; a model is scored at its own size"
+        )
+
+
+def _record_in_card(model: str, results: list[MetricResult]) -> None:
+    folder = _card_folder(model)
     if folder is not None:
         from ganzoo.hub import update_card_metrics
 
         update_card_metrics(folder, card_rows(results))
-    return results
 
 
 def _real_key(real_set: Any, data: str, size: tuple[int, int], n_real: int, seed: int) -> str:

@@ -75,7 +75,7 @@ def pictures(
     indices = draw_source(domains["source"], PICTURES // 2, seed)
     inputs = torch.stack([torch.as_tensor(domains["source"][int(i)]) for i in indices])
     inputs = inputs.float() / 255
-    outputs = gan.translate(inputs, reverse=reverse).cpu()
+    outputs = (gan.translate(inputs, reverse=True) if reverse else gan.translate(inputs)).cpu()
     pairs = torch.stack([inputs, outputs], dim=1).flatten(0, 1)  # input, output, input, ...
     way = f"{source_data} images" if reverse else "source-domain images"
     caption = f"{way} (left of each pair) and their translations, seed {seed}"

@@ -329,7 +329,9 @@ def report_text(table: list[str]) -> str:
         f"for scoring not counted). FID and KID at n={N_EVAL}: the same {N_EVAL} CelebA faces "
         f"translated, against the same {N_EVAL} anime faces (`ganzoo.evaluate`, seed 0). The "
         "references run their own defaults (ResNet-9-block generator, width 64, batch 1, "
-        "Adam 2e-4); ganzoo's `improved` its default recipe at `--size 64`.",
+        "Adam 2e-4); ganzoo's `improved` its default recipe at `--size 64`, and `ganzoo-cut` "
+        "and `ganzoo-fastcut` the `cut` plugin's `default` and `fast` recipes (the same ideas "
+        "in ganzoo: a ResNet generator of 6 blocks at width 64, batch 8, Adam 2e-4).",
         "",
         "Local patches, applied by the benchmark's launcher and not to the reference's files: "
         "`CycleGANModel.data_dependent_initialize` takes the `data` argument its `train.py` "

@@ -58,6 +58,12 @@ GANZOO = {
     "improved+ema": {"model": "improved", "overrides": {"size": 64, "ema": 0.999}},
     "ganzoo-cut": {"model": "cut", "overrides": {"size": 64}},
     "ganzoo-fastcut": {"model": "cut", "recipe": "fast", "overrides": {"size": 64}},
+    # the same at the reference's own batch 1 and 9 residual blocks
+    "ganzoo-fastcut-b1": {
+        "model": "cut",
+        "recipe": "fast",
+        "overrides": {"size": 64, "batch_size": 1, "generator_args": {"width": 64, "blocks": 9}},
+    },
 }
 SHARED = [
     "--gpu_ids",

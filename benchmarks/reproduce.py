@@ -242,6 +242,7 @@ def make_row(label: str, dataset: str, args, out: Path) -> dict | None:
     row["results"] = score(row, offline(metrics, args), args.n, args, first=True)
     if args.final_n:
         n = min(args.final_n, real_count(target, args.size))  # CelebA's 5,000: all of them
+        row["final_n"] = n
         final = score(row, offline(final_metrics, args), n, args, first=False)
         for result in final:
             result["name"] += FINAL
@@ -557,19 +558,18 @@ def final_note(block: list[dict]) -> list[str]:
     """Which n each row's ``@final`` columns were scored at (the data does not always allow the
     n asked for: CelebA has 5,000 images, a translator has as many inputs as its source set)."""
     groups: dict[str, list[str]] = {}
-    floor_left_out = False
     for r in block:
         final = [res for res in r["results"] if res["name"].endswith(FINAL)]
         if final:
             sizes = f"{final[0]['n']} generated against {final[0]['n_real']} real images"
-            groups.setdefault(sizes, []).append(r["label"])
-        elif r["label"] == REAL_FLOOR:
-            floor_left_out = True
-    if not groups:
+        elif r["label"] == REAL_FLOOR and r.get("final_n"):
+            sizes = "none (the real images scored against are the whole set)"
+        else:
+            sizes = "not scored at the larger n"
+        groups.setdefault(sizes, []).append(r["label"])
+    if list(groups) == ["not scored at the larger n"]:
         return []
     text = "; ".join(f"{', '.join(labels)}: {sizes}" for sizes, labels in groups.items())
-    if floor_left_out:
-        text += f"; {REAL_FLOOR}: none (the real images scored against are the whole set)"
     return ["", f"The `{FINAL}` columns are the same metrics at a larger n (`--final-n`): {text}."]
 
 

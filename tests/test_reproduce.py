@@ -192,10 +192,22 @@ def test_the_final_note_says_when_the_floor_has_no_images_left(load_benchmark):
     script = load_benchmark("reproduce")
     result = {"name": "fid@final", "values": {"fid": 50.0}, "protocol": "", "n": 5000}
     model = {"label": "dcgan", "results": [{**result, "n_real": 5000}]}
-    floor = {"label": "real vs real", "results": []}
+    floor = {"label": "real vs real", "results": [], "final_n": 5000}
     (note,) = script.final_note([floor, model])[1:]
     assert "dcgan: 5000 generated against 5000 real images" in note
-    assert "real vs real: none" in note
+    assert "real vs real: none (the real images scored against are the whole set)" in note
+
+
+def test_the_final_note_says_which_rows_were_not_scored_at_the_larger_n(load_benchmark):
+    script = load_benchmark("reproduce")
+    result = {"name": "fid@final", "values": {"fid": 50.0}, "protocol": "", "n": 5000}
+    model = {"label": "dcgan", "results": [{**result, "n_real": 5000}], "final_n": 5000}
+    floor = {"label": "real vs real", "results": []}  # scored without --final-n
+    wgan = {"label": "wgan", "results": []}
+    (note,) = script.final_note([floor, model, wgan])[1:]
+    assert "real vs real, wgan: not scored at the larger n" in note
+    assert "whole set" not in note
+    assert script.final_note([floor, wgan]) == []
 
 
 def test_zoo_rows_score_the_shipped_entries_with_their_cards_figures(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -160,6 +161,27 @@ def test_resume_is_bit_identical(tmp_path, model, extra):
         assert torch.equal(a[key], b[key]), key
     steps = [int(r["step"]) for r in csv.DictReader((part / "metrics.csv").open())]
     assert steps == [2, 4, 6, 8]
+
+
+def test_a_resumed_run_records_each_command_that_resumed_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["ganzoo", "run", "dcgan", "--steps", "2"])
+    run_dir = train(options(tmp_path, "dcgan", steps=2))
+    resume = ["ganzoo", "run", "--resume", str(run_dir), "--steps", "4"]
+    for steps in (4, 6):  # the second leg is the same command line: recorded once
+        monkeypatch.setattr(sys, "argv", resume)
+        train(
+            TrainOptions(
+                model="dcgan",
+                data="toon",
+                resume=str(run_dir),
+                overrides={"steps": steps},
+                device="cpu",
+                quiet=True,
+            )
+        )
+    run = json.loads((run_dir / "config.json").read_text())["run"]
+    assert run["command"] == "ganzoo run dcgan --steps 2"
+    assert run["resumed_with"] == [shlex.join(resume)]
 
 
 def test_refuses_to_overwrite_a_run(tmp_path):

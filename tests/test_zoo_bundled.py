@@ -514,6 +514,21 @@ def test_translate_ordinary_photos(entries, tmp_path, offline):
     assert top[0] > 200 > top[2] and bottom[2] > 200 > bottom[0]
 
 
+def test_card_lists_the_commands_that_resumed_the_run(tmp_path):
+    from ganzoo.hub.zoo_entry import _trained_section, training_facts
+    from ganzoo.models import make_config
+
+    config = make_config("dcgan") | {"training": {"step": 8}}
+    first, second = "search.py wgan-celeba --points 64000", "search.py wgan-celeba --points 96000"
+    run = {"data": "anime", "seed": 0, "command": first, "resumed_with": [second]}
+    facts = training_facts(tmp_path, {"run": run}, config)
+    assert facts["command"] == first and facts["resumed_with"] == [second]
+    text = _trained_section(facts, fp16=False)
+    assert f"The exact command: `{first}`.\nResumed with: `{second}`." in text
+    del run["resumed_with"]
+    assert "resumed_with" not in training_facts(tmp_path, {"run": run}, config)
+
+
 def test_card_command_of_an_in_process_run_sets_what_the_run_changed():
     """Runs started from Python (benchmarks/search.py) record no command line; the card's
     `ganzoo run` line must still name every recipe field they changed."""

@@ -203,7 +203,7 @@ def training_facts(run_dir: Path, run_config: dict[str, Any], config: dict[str, 
         "active_seconds": active_seconds(rows),
         "command": exact,
         "train": _train_command(exact, run, config, steps, batch),
-    }
+    } | ({"resumed_with": run["resumed_with"]} if run.get("resumed_with") else {})
 
 
 def _hours(seconds: float | None) -> str:
@@ -229,7 +229,9 @@ def _trained_section(facts: dict[str, Any], fp16: bool) -> str:
         f"| training time, pauses left out | {_hours(facts.get('active_seconds'))} |",
         f"| weights stored as | {stored} |",
         "",
-        f"The exact command: `{facts['command']}`. To train it again:",
+        f"The exact command: `{facts['command']}`.",
+        *(f"Resumed with: `{command}`." for command in facts.get("resumed_with", [])),
+        "To train it again:",
         "",
         f"```bash\n{facts['train']}\n```",
     ]

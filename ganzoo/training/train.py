@@ -315,6 +315,7 @@ def _settings(
         )
         length = {k: v for k, v in options.overrides.items() if k in ("steps", "epochs")}
         config["recipe"] = Recipe.read(config["recipe"]).replace(**length)
+        _record_resume(config["run"])
         return run_dir, config, config["run"]
     check_seed(options.seed)
     config = make_config(options.model, options.recipe, options.overrides)
@@ -333,10 +334,23 @@ def _settings(
         "versions": _versions(config),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         # how it was trained, for the card of a zoo entry made from this run
-        "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "command": _command_line(),
         "device": f"{device} ({_device_name(device)})",
     }
     return run_dir, config, run_info
+
+
+def _command_line() -> str:
+    return shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
+
+
+def _record_resume(run_info: dict[str, Any]) -> None:
+    """Adds the command that resumed the run to its settings, once per distinct command (a
+    script that resumes stage after stage runs one), so that a card lists every leg."""
+    command = _command_line()
+    resumes = run_info.setdefault("resumed_with", [])
+    if command not in (run_info.get("command"), *resumes):
+        resumes.append(command)
 
 
 def _versions(config: dict[str, Any]) -> dict[str, str]:

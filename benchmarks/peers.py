@@ -8,6 +8,9 @@ code never enters this repository:
     python benchmarks/peers.py --ref ... --systems cut,improved --seconds 400,800,1200
     python benchmarks/peers.py --docs-only
 
+A ganzoo system run again with a longer ``--seconds`` list keeps its points and resumes its run
+from the last of them; a reference system trains again from the start.
+
 Every system trains on one thread (``OMP_NUM_THREADS=1``, no data-loader workers) on CelebA ->
 anime at 64x64: the references read the very 64x64 images ganzoo trains on, exported once as PNG
 (``--load_size 64 --crop_size 64``, their default flips). Each is stopped at the CPU-seconds in
@@ -184,50 +187,38 @@ def train_reference(name: str, ref: Path, data: Path, points: list[int], out: Pa
         subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
 
 
+DOMAINS = ("anime", "celeba")  # (target, source) of every ganzoo system
+
+
 def train_ganzoo(name: str, data: Path, points: list[int], out: Path) -> None:
     """A ganzoo translator, trained in stages of about ``points`` CPU-seconds: a probe of
-    its speed sets the steps of each stage, and each stage resumes the last."""
+    its speed sets the steps of each stage, and each stage resumes the last. Points already
+    there are kept, and a longer one resumes the run from the last of them."""
     import torch
 
     import ganzoo
-    from ganzoo.training.train import TrainOptions, train
 
     torch.set_num_threads(1)
     system = GANZOO[name]
     folder = out / name
-    run_dir = folder / "run"
     faces = torch.load(data / "eval.pt")
     recipe = system.get("recipe", "default")
     batch = int(ganzoo.create(system["model"], recipe, **system["overrides"]).recipe["batch_size"])
-    trained, steps, rate = 0.0, 0, None
-    for seconds in points:
+    done = [json.loads(p.read_text()) for p in folder.glob("cpu*/point.json")]
+    last = max(done, key=seconds_of, default={"cpu_seconds": 0, "images_seen": 0})
+    trained, steps = float(last["cpu_seconds"]), last["images_seen"] // batch
+    rate = steps / trained if steps else None
+    for seconds in (p for p in points if p > trained):
         # steps for the remaining seconds at the rate measured so far (first stage: a probe)
         todo = 20 if rate is None else max(1, round((seconds - trained) * rate))
         while True:
-            started = time.process_time()
-            train(
-                TrainOptions(
-                    model=system["model"],
-                    recipe=recipe,
-                    data="anime",
-                    source="celeba",
-                    out=None if steps else str(run_dir),
-                    resume=str(run_dir) if steps else None,
-                    seed=0,
-                    quiet=True,
-                    threads=1,
-                    overrides={**system["overrides"], "steps": steps + todo}
-                    if not steps
-                    else {"steps": steps + todo},
-                )
-            )
-            trained += time.process_time() - started
+            trained += train_stage(system, recipe, folder / "run", steps, todo)
             steps += todo
             rate = steps / trained
             if trained >= seconds * 0.98:
                 break
             todo = max(1, round((seconds - trained) * rate))
-        model = ganzoo.load(str(run_dir), device="cpu")
+        model = ganzoo.load(str(folder / "run"), device="cpu")
         point = folder / f"cpu{seconds}"
         point.mkdir(parents=True, exist_ok=True)
         translations = {
@@ -240,6 +231,32 @@ def train_ganzoo(name: str, data: Path, points: list[int], out: Path) -> None:
                 {"cpu_seconds": round(trained), "images_seen": steps * batch, "wall": time.time()}
             )
         )
+
+
+def train_stage(system: dict, recipe: str, run_dir: Path, steps: int, todo: int) -> float:
+    """``todo`` more steps of the run in ``run_dir`` (a new run when ``steps`` is 0); returns
+    the CPU-seconds they took."""
+    from ganzoo.training.train import TrainOptions, train
+
+    target, source = DOMAINS
+    started = time.process_time()
+    train(
+        TrainOptions(
+            model=system["model"],
+            recipe=recipe,
+            data=target,
+            source=source,
+            out=None if steps else str(run_dir),
+            resume=str(run_dir) if steps else None,
+            seed=0,
+            quiet=True,
+            threads=1,
+            overrides={**system["overrides"], "steps": todo}
+            if not steps
+            else {"steps": steps + todo},
+        )
+    )
+    return time.process_time() - started
 
 
 def score(out: Path, name: str) -> list[dict]:

@@ -52,5 +52,37 @@ def test_an_unknown_system_is_one_line(tmp_path):
     )
     assert result.returncode != 0
     assert result.stderr.strip() == "error: unknown system 'pix2pix'; known: " + ", ".join(
-        ["cut", "fastcut", "cyclegan", "improved", "improved+ema", "ganzoo-cut", "ganzoo-fastcut"]
+        [
+            "cut",
+            "fastcut",
+            "cyclegan",
+            "improved",
+            "improved+ema",
+            "ganzoo-cut",
+            "ganzoo-fastcut",
+            "ganzoo-fastcut-b1",
+        ]
     )
+
+
+def test_a_ganzoo_system_extends_its_curve_without_training_again(tmp_path, peers, monkeypatch):
+    monkeypatch.setattr(peers, "DOMAINS", ("toon", None))  # the embedded set: no real data
+    monkeypatch.setitem(peers.GANZOO, "tiny", {"model": "improved", "overrides": {"size": 32}})
+    data = tmp_path / "data"
+    data.mkdir()
+    faces = torch.randint(0, 255, (4, 3, 32, 32), dtype=torch.uint8)
+    torch.save({"eval": faces, "grid": faces[:2]}, data / "eval.pt")
+    out = tmp_path / "out"
+    peers.train_ganzoo("tiny", data, [1], out)
+    first = json.loads((out / "tiny" / "cpu1" / "point.json").read_text())
+    before = (out / "tiny" / "cpu1" / "translations.pt").read_bytes()
+    later = first["cpu_seconds"] + 2  # past the first point (whose probe may overshoot 1 s)
+    peers.train_ganzoo("tiny", data, [1, later], out)  # cpu1 is kept; the run resumes
+    assert (out / "tiny" / "cpu1" / "translations.pt").read_bytes() == before
+    second = json.loads((out / "tiny" / f"cpu{later}" / "point.json").read_text())
+    assert second["cpu_seconds"] >= later * 0.98 and second["images_seen"] > first["images_seen"]
+    metrics = (out / "tiny" / "run" / "metrics.csv").read_text().splitlines()
+    steps = [int(line.split(",")[0]) for line in metrics[1:]]
+    assert steps == sorted(set(steps))  # one run, resumed: no step trained twice
+    translated = torch.load(out / "tiny" / f"cpu{later}" / "translations.pt")
+    assert translated["eval"].shape == faces.shape and translated["grid"].shape[0] == 2

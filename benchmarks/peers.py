@@ -67,6 +67,17 @@ GANZOO = {
         "recipe": "fast",
         "overrides": {"size": 64, "batch_size": 1, "generator_args": {"width": 64, "blocks": 9}},
     },
+    # and with CycleGAN's N(0, 0.02) initialisation, which the cut plugin had before
+    "ganzoo-fastcut-b1-normal": {
+        "model": "cut",
+        "recipe": "fast",
+        "overrides": {
+            "size": 64,
+            "batch_size": 1,
+            "generator_args": {"width": 64, "blocks": 9, "init": "normal"},
+            "discriminator_args": {"width": 64, "init": "normal"},
+        },
+    },
 }
 SHARED = [
     "--gpu_ids",

@@ -37,10 +37,10 @@ class PatchNCE(nn.Module):
             nn.Sequential(nn.Linear(c, dim), nn.ReLU(inplace=True), nn.Linear(dim, dim))
             for c in channels
         )
-        for head in self.heads:  # the reference's init: N(0, 0.02), zero biases
+        for head in self.heads:  # the reference's init: Xavier with gain 0.02, zero biases
             for layer in head:
                 if isinstance(layer, nn.Linear):
-                    nn.init.normal_(layer.weight, 0.0, 0.02)
+                    nn.init.xavier_normal_(layer.weight, gain=0.02)
                     nn.init.zeros_(layer.bias)
 
     def forward(self, generator: nn.Module, source: Tensor, translation: Tensor) -> Tensor:

@@ -79,3 +79,19 @@ def test_cut_translates_one_way_only():
     assert model.translate(images).shape == (2, 3, 32, 32)
     with pytest.raises(GanzooError, match="one-sided"):
         model.translate(images, reverse=True)
+
+
+def test_cut_networks_start_from_cuts_or_cyclegans_initialisation():
+    from ganzoo_cut.networks import PatchGAN, ResnetGenerator
+
+    def first_conv_std(network):
+        conv = next(m for m in network.modules() if isinstance(m, torch.nn.Conv2d))
+        return conv, conv.weight.std().item()
+
+    conv, xavier = first_conv_std(ResnetGenerator((32, 32), width=16, blocks=1))
+    fans = conv.weight[0].numel() + conv.weight.shape[0] * conv.weight[0, 0].numel()
+    assert xavier == pytest.approx(0.02 * math.sqrt(2 / fans), rel=0.2)  # CUT's default
+    _, normal = first_conv_std(PatchGAN((32, 32), width=16, init="normal"))
+    assert normal == pytest.approx(0.02, rel=0.2)  # CycleGAN's N(0, 0.02)
+    with pytest.raises(GanzooError, match="init must be one of xavier, normal, got 'he'"):
+        ResnetGenerator((32, 32), width=16, blocks=1, init="he")

@@ -8,12 +8,21 @@ from torch import Tensor, nn
 from ganzoo.components import AdversarialLoss, Discriminator, Generator
 from ganzoo.errors import GanzooError
 
+INITS = ("xavier", "normal")
 
-def init_weights(module: nn.Module) -> None:
-    """The reference's initialisation: N(0, 0.02) weights, zero biases."""
+
+def init_weights(module: nn.Module, init: str) -> None:
+    """Zero biases and, for ``xavier``, CUT's default (``--init_type xavier --init_gain 0.02``:
+    weights far smaller than N(0, 0.02), so that Adam's steps of 2e-4 move the layers before an
+    instance norm much further relative to their size), or ``normal``, CycleGAN's N(0, 0.02)."""
+    if init not in INITS:
+        raise GanzooError(f"init must be one of {', '.join(INITS)}, got {init!r}")
     for m in module.modules():
         if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
-            nn.init.normal_(m.weight, 0.0, 0.02)
+            if init == "xavier":
+                nn.init.xavier_normal_(m.weight, gain=0.02)
+            else:
+                nn.init.normal_(m.weight, 0.0, 0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
 
@@ -46,9 +55,17 @@ class ResnetGenerator(Generator):
         channels: image channels.
         width: channels of the first convolution.
         blocks: residual blocks at 1/4 resolution.
+        init: ``xavier`` (CUT's) or ``normal`` (CycleGAN's), see ``init_weights``.
     """
 
-    def __init__(self, size: tuple[int, int], channels: int = 3, width: int = 64, blocks: int = 6):
+    def __init__(
+        self,
+        size: tuple[int, int],
+        channels: int = 3,
+        width: int = 64,
+        blocks: int = 6,
+        init: str = "xavier",
+    ):
         super().__init__()
         if size[0] % 4 or size[1] % 4:
             raise GanzooError(f"cut-resnet-generator needs H and W divisible by 4, got {size}")
@@ -66,7 +83,7 @@ class ResnetGenerator(Generator):
             up += [nn.InstanceNorm2d(cout), nn.ReLU(True)]
         up += [nn.ReflectionPad2d(3), nn.Conv2d(width, channels, 7), nn.Tanh()]
         self.decoder = nn.Sequential(*up)
-        init_weights(self)
+        init_weights(self, init)
 
     def forward(self, x: Tensor) -> Tensor:
         for layer in self.encoder:
@@ -85,9 +102,12 @@ class ResnetGenerator(Generator):
 
 class PatchGAN(Discriminator):
     """C64-C128-C256-C512 with 4x4 convolutions (stride 2, 2, 2, 1), then one channel: one score
-    per 70x70 patch. Instance norm from the second convolution on, LeakyReLU 0.2."""
+    per 70x70 patch. Instance norm from the second convolution on, LeakyReLU 0.2. ``init`` as
+    the generator's."""
 
-    def __init__(self, size: tuple[int, int], channels: int = 3, width: int = 64):
+    def __init__(
+        self, size: tuple[int, int], channels: int = 3, width: int = 64, init: str = "xavier"
+    ):
         super().__init__()
         if min(size) < 32:
             raise GanzooError(f"cut-patchgan needs images of at least 32x32, got {size}")
@@ -100,7 +120,7 @@ class PatchGAN(Discriminator):
             cin = cout
         layers.append(nn.Conv2d(cin, 1, 4, 1, 1))
         self.net = nn.Sequential(*layers)
-        init_weights(self)
+        init_weights(self, init)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)

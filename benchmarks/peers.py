@@ -365,7 +365,10 @@ def report_text(table: list[str]) -> str:
         "references run their own defaults (ResNet-9-block generator, width 64, batch 1, "
         "Adam 2e-4); ganzoo's `improved` its default recipe at `--size 64`, and `ganzoo-cut` "
         "and `ganzoo-fastcut` the `cut` plugin's `default` and `fast` recipes (the same ideas "
-        "in ganzoo: a ResNet generator of 6 blocks at width 64, batch 8, Adam 2e-4).",
+        "in ganzoo: a ResNet generator of 6 blocks at width 64, batch 8, Adam 2e-4); "
+        "`ganzoo-fastcut-b1` is `fast` at the reference's batch 1 and 9 blocks, and "
+        "`ganzoo-fastcut-b1-normal` the same with CycleGAN's N(0, 0.02) initialisation in "
+        "place of CUT's.",
         "",
         "Local patches, applied by the benchmark's launcher and not to the reference's files: "
         "`CycleGANModel.data_dependent_initialize` takes the `data` argument its `train.py` "

@@ -67,17 +67,6 @@ GANZOO = {
         "recipe": "fast",
         "overrides": {"size": 64, "batch_size": 1, "generator_args": {"width": 64, "blocks": 9}},
     },
-    # and with CycleGAN's N(0, 0.02) initialisation, which the cut plugin had before
-    "ganzoo-fastcut-b1-normal": {
-        "model": "cut",
-        "recipe": "fast",
-        "overrides": {
-            "size": 64,
-            "batch_size": 1,
-            "generator_args": {"width": 64, "blocks": 9, "init": "normal"},
-            "discriminator_args": {"width": 64, "init": "normal"},
-        },
-    },
 }
 SHARED = [
     "--gpu_ids",
@@ -366,9 +355,7 @@ def report_text(table: list[str]) -> str:
         "Adam 2e-4); ganzoo's `improved` its default recipe at `--size 64`, and `ganzoo-cut` "
         "and `ganzoo-fastcut` the `cut` plugin's `default` and `fast` recipes (the same ideas "
         "in ganzoo: a ResNet generator of 6 blocks at width 64, batch 8, Adam 2e-4); "
-        "`ganzoo-fastcut-b1` is `fast` at the reference's batch 1 and 9 blocks, and "
-        "`ganzoo-fastcut-b1-normal` the same with CycleGAN's N(0, 0.02) initialisation in "
-        "place of CUT's.",
+        "`ganzoo-fastcut-b1` is `fast` at the reference's batch 1 and 9 blocks.",
         "",
         "Local patches, applied by the benchmark's launcher and not to the reference's files: "
         "`CycleGANModel.data_dependent_initialize` takes the `data` argument its `train.py` "

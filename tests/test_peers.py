@@ -61,7 +61,6 @@ def test_an_unknown_system_is_one_line(tmp_path):
             "ganzoo-cut",
             "ganzoo-fastcut",
             "ganzoo-fastcut-b1",
-            "ganzoo-fastcut-b1-normal",
         ]
     )
 

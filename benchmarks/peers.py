@@ -204,11 +204,13 @@ def train_ganzoo(name: str, data: Path, points: list[int], out: Path) -> None:
     faces = torch.load(data / "eval.pt")
     recipe = system.get("recipe", "default")
     batch = int(ganzoo.create(system["model"], recipe, **system["overrides"]).recipe["batch_size"])
-    done = [json.loads(p.read_text()) for p in folder.glob("cpu*/point.json")]
-    last = max(done, key=seconds_of, default={"cpu_seconds": 0, "images_seen": 0})
+    done = {
+        int(p.parent.name[3:]): json.loads(p.read_text()) for p in folder.glob("cpu*/point.json")
+    }
+    last = max(done.values(), key=seconds_of, default={"cpu_seconds": 0, "images_seen": 0})
     trained, steps = float(last["cpu_seconds"]), last["images_seen"] // batch
     rate = steps / trained if steps else None
-    for seconds in (p for p in points if p > trained):
+    for seconds in (p for p in points if p not in done and p > trained):
         # steps for the remaining seconds at the rate measured so far (first stage: a probe)
         todo = 20 if rate is None else max(1, round((seconds - trained) * rate))
         while True:

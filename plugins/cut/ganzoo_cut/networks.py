@@ -91,20 +91,12 @@ class ResnetGenerator(Generator):
         return self.decoder(x)
 
     def features(self, x: Tensor) -> list[Tensor]:
-        """The reference's layers 0, 4, 8, 12 and 16: the image, both downsampling
-        convolutions' outputs before their norm, and the outputs of residual blocks 1 and 5
-        (the last, with fewer blocks)."""
+        """The image, the first convolution's map, both downsampling maps and the first
+        residual block's: the reference's layers 0, 4, 8, 12 and 16."""
         out = [x]
-        x = self.encoder[0](x)
-        for down in self.encoder[1:3]:
-            x = down[0](x)
+        for layer in self.encoder[:4]:
+            x = layer(x)
             out.append(x)
-            x = down[1:](x)
-        blocks = self.encoder[3:]
-        for index, block in enumerate(blocks[: min(5, len(blocks))], start=1):
-            x = block(x)
-            if index in (1, min(5, len(blocks))):
-                out.append(x)
         return out
 
 

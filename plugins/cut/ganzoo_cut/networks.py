@@ -92,7 +92,9 @@ class ResnetGenerator(Generator):
 
     def features(self, x: Tensor) -> list[Tensor]:
         """The image, the first convolution's map, both downsampling maps and the first
-        residual block's: the reference's layers 0, 4, 8, 12 and 16."""
+        residual block's, each after its norm and ReLU. The reference's own layers (0, 4, 8, 12
+        and 16: the downsampling convolutions before their norm, residual blocks 1 and 5) were
+        measured in docs/peers: no lower FID after 800 CPU-seconds, and 1.4x slower per step."""
         out = [x]
         for layer in self.encoder[:4]:
             x = layer(x)

@@ -33,9 +33,9 @@ MANIFEST = {
                 # Gulrajani et al.'s gradient penalty (Adam 1e-4, betas (0, 0.9), a layer-norm
                 # critic), lazy (on one critic step in four, weighted 4x: 36 img/s on one thread
                 # against 24 for the full penalty), n_critic 2, DiffAugment and batch 16: the
-                # zoo's wgan-celeba (FID 212 after 256,000 images). Clipping with DiffAugment at
-                # batch 16 still drew noise patterns after 32,000 anime images (FID 315); the
-                # curves are in docs/search/wgan-anime.md.
+                # zoo's wgan-anime and wgan-celeba (FID 164 and 212 after 256,000 images).
+                # Clipping with DiffAugment at batch 16 still drew noise patterns after 32,000
+                # anime images (FID 315); the curves are in docs/search/wgan-anime.md.
                 "gp": {
                     "base": "default",
                     "loss": "wasserstein-gp",

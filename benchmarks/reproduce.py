@@ -558,6 +558,7 @@ def final_note(block: list[dict]) -> list[str]:
     """Which n each row's ``@final`` columns were scored at (the data does not always allow the
     n asked for: CelebA has 5,000 images, a translator has as many inputs as its source set)."""
     groups: dict[str, list[str]] = {}
+    not_scored = "not scored at the larger n"
     for r in block:
         final = [res for res in r["results"] if res["name"].endswith(FINAL)]
         if final:
@@ -565,9 +566,9 @@ def final_note(block: list[dict]) -> list[str]:
         elif r["label"] == REAL_FLOOR and r.get("final_n"):
             sizes = "none (the real images scored against are the whole set)"
         else:
-            sizes = "not scored at the larger n"
+            sizes = not_scored
         groups.setdefault(sizes, []).append(r["label"])
-    if list(groups) == ["not scored at the larger n"]:
+    if list(groups) == [not_scored]:  # no row has a larger n: no note
         return []
     text = "; ".join(f"{', '.join(labels)}: {sizes}" for sizes, labels in groups.items())
     return ["", f"The `{FINAL}` columns are the same metrics at a larger n (`--final-n`): {text}."]

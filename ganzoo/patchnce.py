@@ -43,9 +43,15 @@ class PatchNCE(nn.Module):
                     nn.init.xavier_normal_(layer.weight, gain=0.02)
                     nn.init.zeros_(layer.bias)
 
-    def forward(self, generator: nn.Module, source: Tensor, translation: Tensor) -> Tensor:
+    def forward(
+        self, generator: nn.Module, source: Tensor, translation: Tensor, mirrored: bool = False
+    ) -> Tensor:
+        """``mirrored``: the translation was made from the mirrored source, so its feature maps
+        are mirrored back before they are compared with the source's."""
         keys = generator.features(source)
         queries = generator.features(translation)
+        if mirrored:
+            queries = [query.flip(-1) for query in queries]
         losses = []
         for head, key, query in zip(self.heads, keys, queries, strict=True):
             positions = draw_positions(key, self.patches)

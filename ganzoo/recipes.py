@@ -63,6 +63,7 @@ BASE_RECIPE: dict[str, Any] = {
     "ema": 0.0,  # decay of the generators' exponential moving average; 0: off
     "ema_warmup": True,  # the decay grows from 0.1 towards ema over the first updates
     "augment": None,  # DiffAugment policy before every discriminator call, e.g. "color,translation"
+    "flip": False,  # mirror each training image left-right with probability 1/2
     "batch_size": 64,
     "steps": 2000,  # training steps (one batch each); ignored when epochs is set
     "epochs": None,

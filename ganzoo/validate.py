@@ -26,6 +26,7 @@ _COUNTS += ("keep_checkpoints", "channels")
 _NON_NEGATIVE_INTS = ("num_workers",)
 _POSITIVE_NUMBERS = ("lr_g", "lr_d")
 _NON_NEGATIVE_NUMBERS = ("momentum",)
+_SWITCHES = ("ema_warmup", "flip")
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 #: DiffAugment's transforms (ganzoo.augment.TRANSFORMS), named here so no torch is imported
 AUGMENTS = ("color", "translation", "cutout")
@@ -54,9 +55,13 @@ def check_ranges(
     non_negative_ints: tuple[str, ...] = (),
     positive_numbers: tuple[str, ...] = (),
     non_negative_numbers: tuple[str, ...] = (),
+    switches: tuple[str, ...] = (),
 ) -> None:
-    """Numeric recipe fields by what each allows; fields the recipe lacks are not checked. Model
-    shapes use it for their own fields (``GAN.check_recipe_fields``)."""
+    """Numeric and true/false recipe fields by what each allows; fields the recipe lacks are not
+    checked. Model shapes use it for their own fields (``GAN.check_recipe_fields``)."""
+    for field in switches:
+        if field in recipe and not isinstance(recipe[field], bool):
+            raise _refuse(field, recipe[field], "true or false")
     for field in counts:
         value = recipe.get(field)
         if field in recipe and not (_is_int(value) and value >= 1):
@@ -78,7 +83,9 @@ def check_ranges(
 def check_recipe(recipe: dict[str, Any]) -> None:
     """Types and ranges of the recipe fields the core reads; a model shape checks its own
     (``GAN.check_recipe_fields``) and the rest are the plugin's."""
-    check_ranges(recipe, _COUNTS, _NON_NEGATIVE_INTS, _POSITIVE_NUMBERS, _NON_NEGATIVE_NUMBERS)
+    check_ranges(
+        recipe, _COUNTS, _NON_NEGATIVE_INTS, _POSITIVE_NUMBERS, _NON_NEGATIVE_NUMBERS, _SWITCHES
+    )
     epochs, steps = recipe.get("epochs"), recipe.get("steps")
     if epochs is not None and not (_is_int(epochs) and epochs >= 1):
         raise _refuse("epochs", epochs, "a whole number of at least 1, or null to use steps")
@@ -88,8 +95,6 @@ def check_recipe(recipe: dict[str, Any]) -> None:
     ema = recipe.get("ema")
     if "ema" in recipe and not (_is_number(ema) and 0 <= ema < 1):
         raise _refuse("ema", ema, "a decay from 0 (off) up to (not including) 1, e.g. 0.999")
-    if "ema_warmup" in recipe and not isinstance(recipe["ema_warmup"], bool):
-        raise _refuse("ema_warmup", recipe["ema_warmup"], "true or false")
     augment = recipe.get("augment")
     if augment is not None and not (
         isinstance(augment, str)

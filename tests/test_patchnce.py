@@ -95,3 +95,59 @@ def test_cut_networks_start_from_cuts_or_cyclegans_initialisation():
     assert normal == pytest.approx(0.02, rel=0.2)  # CycleGAN's N(0, 0.02)
     with pytest.raises(GanzooError, match="init must be one of xavier, normal, got 'he'"):
         ResnetGenerator((32, 32), width=16, blocks=1, init="he")
+
+
+def test_mirrored_patchnce_compares_each_patch_with_its_mirror_image():
+    """A translation made from the mirrored input is, mirrored back, the input: with
+    ``mirrored`` PatchNCE scores it as well as an unmirrored copy, and without it, worse."""
+    torch.manual_seed(0)
+    generator = Features()
+    with torch.no_grad():  # features that commute with mirroring, as the loss asks G's to
+        weight = generator.conv.weight
+        weight.copy_((weight + weight.flip(-1)) / 2)
+    nce = PatchNCE(channels_of(generator, 3, (16, 16)), patches=32)
+    source = torch.rand(4, 3, 16, 16) * 2 - 1
+    torch.manual_seed(1)
+    kept = nce(generator, source, source)
+    torch.manual_seed(1)  # the same patches drawn
+    mirrored = nce(generator, source, source.flip(-1), mirrored=True)
+    torch.manual_seed(1)
+    unaligned = nce(generator, source, source.flip(-1))
+    assert mirrored.item() == pytest.approx(kept.item(), rel=1e-4)
+    assert unaligned > kept
+
+
+def test_blurred_resampling_keeps_flat_maps_flat_and_halves_or_doubles_the_size():
+    from ganzoo_cut.networks import BlurDown, BlurUp
+
+    flat = torch.full((2, 4, 8, 8), 0.7)
+    assert torch.allclose(BlurDown(4)(flat), torch.full((2, 4, 4, 4), 0.7))
+    assert torch.allclose(BlurUp(4)(flat), torch.full((2, 4, 16, 16), 0.7))
+    # a ramp comes back up as its linear interpolation, midway between the samples
+    ramp = torch.arange(4.0).view(1, 1, 1, 4).expand(1, 1, 4, 4)
+    row = BlurUp(1)(ramp)[0, 0, 2]
+    assert torch.allclose(row[1:-1], torch.arange(0.25, 3.0, 0.5))
+    # a one-pixel checkerboard, which stride 2 alone would alias to a flat map, is blurred away
+    checker = (torch.arange(8).view(8, 1) + torch.arange(8)).remainder(2).float()[None, None]
+    assert BlurDown(1)(checker)[..., 1:-1, 1:-1].std() < 0.01
+    assert torch.allclose(BlurDown(1)(checker)[..., 1:-1, 1:-1], torch.tensor(0.5))
+
+
+def test_cut_networks_with_blurred_resampling_keep_their_shapes():
+    from ganzoo_cut.networks import PatchGAN, ResnetGenerator
+
+    image = torch.rand(2, 3, 32, 32) * 2 - 1
+    for antialias in (False, True):
+        generator = ResnetGenerator((32, 32), width=8, blocks=1, antialias=antialias)
+        discriminator = PatchGAN((32, 32), width=8, antialias=antialias)
+        assert generator(image).shape == image.shape
+        assert [f.shape[-1] for f in generator.features(image)] == [32, 32, 16, 8, 8]
+        assert discriminator(image).shape == (2, 1, 2, 2)
+    blurs = [m for m in discriminator.modules() if type(m).__name__ == "BlurDown"]
+    assert len(blurs) == 3
+
+
+def test_cuts_switches_take_true_or_false():
+    for field in ("flip_equivariance", "nce_identity"):
+        with pytest.raises(GanzooError, match=f"{field}='yes' is not allowed: it takes true or"):
+            ganzoo.create("cut", **{field: "yes"})

@@ -61,6 +61,7 @@ def test_an_unknown_system_is_one_line(tmp_path):
             "ganzoo-cut",
             "ganzoo-fastcut",
             "ganzoo-fastcut-b1",
+            "ganzoo-fastcut-ref",
         ]
     )
 

@@ -39,6 +39,7 @@ BASE_AT_CAPTURE = {
     "ema": 0.0,
     "ema_warmup": True,
     "augment": None,
+    "flip": False,
     "batch_size": 64,
     "steps": 2000,
     "epochs": None,

@@ -20,6 +20,7 @@ from safetensors.torch import load_file
 
 from ganzoo.errors import GanzooError
 from ganzoo.io.checkpoints import list_checkpoints, load_checkpoint
+from ganzoo.training.batches import random_flips
 from ganzoo.training.train import TrainOptions, train
 
 TINY = {
@@ -127,6 +128,15 @@ def test_keeps_last_k_checkpoints(tmp_path):
             },
         ),
         ("cut", {}),
+        (  # the reference's remaining choices, and randomly mirrored training images
+            "cut",
+            {
+                "generator_args": {"width": 8, "blocks": 1, "antialias": True},
+                "discriminator_args": {"width": 8, "antialias": True},
+                "flip_equivariance": True,
+                "flip": True,
+            },
+        ),
         (
             "dcgan",
             {
@@ -161,6 +171,21 @@ def test_resume_is_bit_identical(tmp_path, model, extra):
         assert torch.equal(a[key], b[key]), key
     steps = [int(r["step"]) for r in csv.DictReader((part / "metrics.csv").open())]
     assert steps == [2, 4, 6, 8]
+
+
+def test_random_flips_mirror_about_half_the_images_and_resume_exactly():
+    batches = [torch.arange(24).view(4, 1, 2, 3) + 100 * k for k in range(50)]
+    whole = list(random_flips(batches, seed=5))
+    resumed = list(random_flips(batches[20:], seed=5, start_step=20))
+    assert all(torch.equal(a, b) for a, b in zip(whole[20:], resumed, strict=True))
+    mirrored = kept = 0
+    for out, batch in zip(whole, batches, strict=True):
+        for flipped, image in zip(out, batch, strict=True):
+            mirrored += torch.equal(flipped, image.flip(-1))
+            kept += torch.equal(flipped, image)
+    assert mirrored + kept == 200 and 70 < mirrored < 130
+    other_rank = list(random_flips(batches, seed=5, rank=1))
+    assert not all(torch.equal(a, b) for a, b in zip(whole, other_rank, strict=True))
 
 
 def test_a_resumed_run_records_each_command_that_resumed_it(tmp_path, monkeypatch):

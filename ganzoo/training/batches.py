@@ -2,12 +2,13 @@
 
 Each epoch is a fresh permutation drawn from ``seed + epoch``, so a run resumed at step ``k``
 sees exactly the batches an uninterrupted run would have seen from ``k`` on. Under torchrun each
-rank takes its own stride of the same permutation (what DistributedSampler does).
+rank takes its own stride of the same permutation (what DistributedSampler does). Random flips
+(the recipe's ``flip``) are drawn the same way, from (seed, rank, step).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch.utils.data import Sampler
@@ -52,3 +53,13 @@ class StepBatches(Sampler[list[int]]):
 
     def __len__(self) -> int:  # endless; DataLoader only needs a number
         return 2**62
+
+
+def random_flips(
+    batches: Iterable[torch.Tensor], seed: int, start_step: int = 0, rank: int = 0
+) -> Iterator[torch.Tensor]:
+    """Each image of each batch ``[N, C, H, W]`` mirrored left-right with probability 1/2."""
+    for step, batch in enumerate(batches, start_step):
+        draw = torch.Generator().manual_seed((seed * 7919 + rank) * 1_000_003 + step)
+        mirrored = torch.rand(len(batch), generator=draw) < 0.5
+        yield torch.where(mirrored[:, None, None, None], batch.flip(-1), batch)

@@ -41,7 +41,7 @@ from ganzoo.io.checkpoints import (
 from ganzoo.models import GAN, build, make_config
 from ganzoo.optim import Stepper
 from ganzoo.recipes import Recipe
-from ganzoo.training.batches import StepBatches
+from ganzoo.training.batches import StepBatches, random_flips
 from ganzoo.training.processes import Processes
 from ganzoo.training.rundirs import (
     RunDirectory,
@@ -461,19 +461,21 @@ def _loaders(
 ) -> dict[str, Iterator[torch.Tensor]]:
     """Endless batches for each role, which depend only on (seed, step, rank): a resumed run
     reads exactly what the uninterrupted one would have."""
-    return {
-        role: iter(
-            DataLoader(
-                ds,
-                batch_sampler=StepBatches(
-                    len(ds), local_batch, seed + 1000 * i, start, procs.rank, procs.world_size
-                ),
-                num_workers=recipe.num_workers,
-                pin_memory=device.type == "cuda",
-                # its own generator: the default one draws from the global RNG when the
-                # iterator starts, which a resumed run would replay at a different point
-                generator=torch.Generator().manual_seed(seed),
-            )
+    loaders, flip = {}, recipe.get("flip", False)
+    for i, (role, ds) in enumerate(sorted(datasets.items())):
+        role_seed = seed + 1000 * i
+        batches = DataLoader(
+            ds,
+            batch_sampler=StepBatches(
+                len(ds), local_batch, role_seed, start, procs.rank, procs.world_size
+            ),
+            num_workers=recipe.num_workers,
+            pin_memory=device.type == "cuda",
+            # its own generator: the default one draws from the global RNG when the
+            # iterator starts, which a resumed run would replay at a different point
+            generator=torch.Generator().manual_seed(seed),
         )
-        for i, (role, ds) in enumerate(sorted(datasets.items()))
-    }
+        loaders[role] = (
+            random_flips(batches, role_seed, start, procs.rank) if flip else iter(batches)
+        )
+    return loaders

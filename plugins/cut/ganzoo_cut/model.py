@@ -18,18 +18,30 @@ from ganzoo.validate import check_ranges
 class CUT(GAN):
     """Park et al. 2020: ``loss_G = adversarial + lambda_nce * NCE(x, G(x))``, plus, with
     ``nce_identity``, ``lambda_nce * NCE(y, G(y))`` averaged with it (the reference's
-    ``--nce_idt``, which keeps G from changing what is already in Y). The exported network is
+    ``--nce_idt``, which keeps G from changing what is already in Y). With ``flip_equivariance``
+    (FastCUT's), half the steps translate the mirrored inputs and PatchNCE mirrors the
+    translations' features back, so G must commute with mirroring. The exported network is
     ``generator`` (source to target); ``translate(reverse=True)`` has nothing to run."""
 
     task = "translation"
     domains = ("source", "target")
     log_keys = ("loss_d", "loss_g", "loss_nce")
     preview_group = 2
-    recipe_fields = {"lambda_nce": 1.0, "nce_identity": True, "nce_patches": 256}
+    recipe_fields = {
+        "lambda_nce": 1.0,
+        "nce_identity": True,
+        "nce_patches": 256,
+        "flip_equivariance": False,
+    }
 
     @classmethod
     def check_recipe_fields(cls, recipe: dict[str, Any]) -> None:
-        check_ranges(recipe, counts=("nce_patches",), non_negative_numbers=("lambda_nce",))
+        check_ranges(
+            recipe,
+            counts=("nce_patches",),
+            non_negative_numbers=("lambda_nce",),
+            switches=("nce_identity", "flip_equivariance"),
+        )
 
     def __init__(self, config: dict[str, Any], training: bool = True):
         super().__init__(config, training)
@@ -56,18 +68,20 @@ class CUT(GAN):
     def train_step(self, batch, step, stepper):
         x, y = batch["source"], batch["target"]
         identity = bool(self.recipe["nce_identity"])
+        mirrored = bool(self.recipe["flip_equivariance"]) and bool(torch.rand(()) < 0.5)
         seen, d = self.seen_by_discriminator, self.discriminator
         with stepper.autocast():
             # x and y through the generator together, as the reference does with --nce_idt
-            both = self.generator(torch.cat([x, y]) if identity else x)
+            inputs = torch.cat([x, y]) if identity else x
+            both = self.generator(inputs.flip(-1) if mirrored else inputs)
             fake = both[: len(x)]
             loss_d = self.loss.discriminator_loss(d(seen(y)), d(seen(fake.detach())))
         stepper.step("discriminator", loss_d)
         d.requires_grad_(False)
         with stepper.autocast():
-            nce = self.nce(self.generator, x, fake)
+            nce = self.nce(self.generator, x, fake, mirrored)
             if identity:
-                nce = 0.5 * (nce + self.nce(self.generator, y, both[len(x) :]))
+                nce = 0.5 * (nce + self.nce(self.generator, y, both[len(x) :], mirrored))
             loss_g = (
                 self.loss.generator_loss(d(seen(fake))) + float(self.recipe["lambda_nce"]) * nce
             )

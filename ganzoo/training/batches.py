@@ -60,6 +60,7 @@ def random_flips(
 ) -> Iterator[torch.Tensor]:
     """Each image of each batch ``[N, C, H, W]`` mirrored left-right with probability 1/2."""
     for step, batch in enumerate(batches, start_step):
-        draw = torch.Generator().manual_seed((seed * 7919 + rank) * 1_000_003 + step)
+        stream = ((seed * 7919 + rank) * 1_000_003 + step) % 2**63  # one per (seed, rank, step)
+        draw = torch.Generator().manual_seed(stream)
         mirrored = torch.rand(len(batch), generator=draw) < 0.5
         yield torch.where(mirrored[:, None, None, None], batch.flip(-1), batch)

@@ -360,6 +360,24 @@ def test_export_run(tmp_path):
     assert "not a run directory" in one_line_error(excinfo)
 
 
+def test_export_can_average_the_last_checkpoints(tmp_path):
+    gans = {step: tiny_gan(step, training=True) for step in (2, 4, 6)}
+    run = make_run(tmp_path / "run", gans)
+    out = export_run(run, tmp_path / "out", average=2)
+    config = json.loads((out / "config.json").read_text())
+    assert config["training"] == {"data": "toon", "step": 6, "averaged_steps": [4, 6]}
+    assert "the mean of the checkpoints at steps 4 and 6" in (out / "README.md").read_text()
+    weights = load(out, device="cpu").generator.state_dict()
+    for key, value in weights.items():
+        four, six = gans[4].generator.state_dict()[key], gans[6].generator.state_dict()[key]
+        expected = (four.float() + six.float()) / 2 if value.is_floating_point() else six
+        assert torch.allclose(value, expected), key
+    with pytest.raises(GanzooError) as excinfo:
+        export_run(run, tmp_path / "more", average=4)
+    assert "keeps 3 checkpoint(s); averaging 4 needs as many" in one_line_error(excinfo)
+    assert not (tmp_path / "more").exists()
+
+
 def test_atomic_write_is_whole_or_nothing(tmp_path):
     """Every file ganzoo keeps goes through ganzoo.io.files.atomic_write: an interrupted write
     leaves the old file and no temporary one; a finished one has a plain file's modes."""

@@ -527,6 +527,21 @@ def test_card_lists_the_commands_that_resumed_the_run(tmp_path):
     assert f"The exact command: `{first}`.\nResumed with: `{second}`." in text
     del run["resumed_with"]
     assert "resumed_with" not in training_facts(tmp_path, {"run": run}, config)
+    assert "averaged_steps" not in training_facts(tmp_path, {"run": run}, config)
+
+
+def test_card_says_when_the_weights_average_checkpoints(tmp_path):
+    from ganzoo.hub.zoo_entry import _trained_section, training_facts
+    from ganzoo.models import make_config
+
+    config = make_config("wgan") | {"training": {"step": 20000, "averaged_steps": [19500, 20000]}}
+    run = {"data": "anime", "seed": 0, "command": "search.py wgan-anime"}
+    facts = training_facts(tmp_path, {"run": run}, config)
+    assert facts["averaged_steps"] == [19500, 20000]
+    assert (
+        "The weights are the mean of the run's checkpoints at steps 19500, 20000: "
+        "`ganzoo export RUN OUT --average 2`." in _trained_section(facts, fp16=True)
+    )
 
 
 def test_card_command_of_an_in_process_run_sets_what_the_run_changed():

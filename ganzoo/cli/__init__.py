@@ -573,7 +573,14 @@ def _write_eval_report(path: str, model_or_images: str, data: str, results, *opt
 @click.option(
     "--onnx", is_flag=True, help="Add the generator(s) as ONNX (needs ganzoo-core[onnx])."
 )
-def export(run_dir: str, out_dir: str, force: bool, onnx: bool) -> None:
+@click.option(
+    "--average",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Export the mean of the weights of the run's last N checkpoints (1: the latest).",
+)
+def export(run_dir: str, out_dir: str, force: bool, onnx: bool, average: int) -> None:
     """A Hub-ready folder (config.json, model.safetensors, README.md) from a run."""
     from ganzoo.hub import export_run, load
 
@@ -581,7 +588,7 @@ def export(run_dir: str, out_dir: str, force: bool, onnx: bool) -> None:
         from ganzoo.hub.onnx_export import export_onnx, require_onnx
 
         require_onnx()  # before anything is written
-    folder = export_run(run_dir, out_dir, force=force)
+    folder = export_run(run_dir, out_dir, force=force, average=average)
     click.echo(f"wrote {folder}")
     if onnx:
         for path in export_onnx(load(folder, device="cpu"), folder):

@@ -263,6 +263,9 @@ def _card_body(
 ) -> str:
     """The Markdown below the card's front matter."""
     trained = f"{step} steps" if step else "the recipe below"
+    averaged = config.get("training", {}).get("averaged_steps")
+    if averaged:
+        trained += f" (its weights: the mean of the checkpoints at steps {_listed(averaged)})"
     # a plugin's distribution brings ganzoo-core along; never plain "ganzoo", which on PyPI is an
     # unrelated project
     install = f"pip install {config.get('distribution') or 'ganzoo-core'}"
@@ -289,6 +292,12 @@ def _card_body(
         f"<sub>Card written by ganzoo {__version__}.</sub>",
     ]
     return "\n\n".join(s for s in sections if s) + "\n"
+
+
+def _listed(steps: list[int]) -> str:
+    """``[1, 2, 3]`` -> ``"1, 2 and 3"``."""
+    words = [str(step) for step in steps]
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
 
 
 def render_model_card(

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from ganzoo.errors import GanzooError
-from ganzoo.hub.loading import load
+from ganzoo.hub.loading import load, load_checkpoint_average
 from ganzoo.hub.model_sources import CONFIG_NAME, WEIGHTS_NAME, local_source
 from ganzoo.hub.weights import exported_state
 from ganzoo.io.checkpoints import atomic_save
@@ -35,9 +35,11 @@ def save_pretrained(
     data: str | None = None,
     force: bool = False,
     step: int | None = None,
+    averaged_steps: list[int] | None = None,
 ) -> Path:
     """Writes a Hub-ready folder: config.json, model.safetensors, README.md and, with
-    ``sample_grid``, sample.png. Refuses a non-empty folder unless ``force``."""
+    ``sample_grid``, sample.png. Refuses a non-empty folder unless ``force``. ``averaged_steps``:
+    the checkpoints whose mean the weights are, recorded in config.json and the card."""
     from ganzoo.hub.cards import render_model_card
 
     directory = Path(directory)
@@ -50,8 +52,8 @@ def save_pretrained(
     data = data or run.get("data")
     # the run's own settings (local paths, start time) stay in the run directory
     config = {key: value for key, value in model.config.items() if key != "run"}
-    pairs = (("data", data), ("source", run.get("source")), ("step", step))
-    training = {key: value for key, value in pairs if value}
+    facts = {"data": data, "source": run.get("source"), "step": step}
+    training = {k: v for k, v in (facts | {"averaged_steps": averaged_steps}).items() if v}
     if training:
         config["training"] = training
 
@@ -95,9 +97,12 @@ def _check_target(directory: Path, force: bool) -> None:
         )
 
 
-def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, force: bool = False) -> Path:
-    """A Hub-ready folder from a run's latest checkpoint, with its newest sample grid as the
-    card's picture and the metrics recorded in the run's own export card, if any."""
+def export_run(
+    run_dir: str | os.PathLike, out_dir: str | os.PathLike, force: bool = False, average: int = 1
+) -> Path:
+    """A Hub-ready folder from a run's latest checkpoint, or the mean of its last ``average``
+    checkpoints (``load_checkpoint_average``), with its newest sample grid as the card's picture
+    (not for an average) and the metrics recorded in the run's own export card, if any."""
     from ganzoo.hub.cards import card_metrics
 
     run_dir = Path(run_dir)
@@ -107,9 +112,15 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, force: bo
         )
     src = local_source(run_dir)
     model = load(run_dir, device="cpu")
-    samples = sorted(
-        (run_dir / "samples").glob("step-*.png"),
-        key=lambda p: int(p.stem.split("-")[1]) if p.stem.split("-")[1].isdigit() else -1,
+    averaged = load_checkpoint_average(model, run_dir, average) if average > 1 else None
+    # the run's grids show single checkpoints: an average gets none (``ganzoo sample`` draws one)
+    samples = (
+        []
+        if averaged
+        else sorted(
+            (run_dir / "samples").glob("step-*.png"),
+            key=lambda p: int(p.stem.split("-")[1]) if p.stem.split("-")[1].isdigit() else -1,
+        )
     )
     metrics = None
     run_card = run_dir / "export" / CARD_NAME
@@ -126,6 +137,7 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, force: bo
         data=src.config.get("run", {}).get("data"),
         force=force,
         step=src.step,
+        averaged_steps=averaged,
     )
 
 

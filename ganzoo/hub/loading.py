@@ -14,6 +14,7 @@ from ganzoo.errors import GanzooError, first_line
 from ganzoo.hub.model_sources import CONFIG_NAME, WEIGHTS_NAME, resolve_source
 from ganzoo.hub.weights import load_exported, read_safetensors
 from ganzoo.io.checkpoints import FORMAT as CHECKPOINT_FORMAT
+from ganzoo.io.checkpoints import list_checkpoints
 from ganzoo.models import GAN, build
 
 
@@ -38,12 +39,7 @@ def load(source: str | os.PathLike, device: str | torch.device | None = None) ->
             f"{type(exc).__name__}: {first_line(exc)}"
         ) from None
     if src.kind == "run":
-        names = list(model.exported())
-        prefixes = tuple(f"model/{p}." for p in names) + tuple(f"model/ema.{p}." for p in names)
-        tensors, metadata = read_safetensors(src.weights, lambda key: key.startswith(prefixes))
-        if metadata.get("format") != CHECKPOINT_FORMAT:
-            raise GanzooError(f"{src.weights} is not a ganzoo checkpoint")
-        tensors = _run_networks(tensors)
+        tensors = checkpoint_networks(src.weights, list(model.exported()))
         origin = src.label
     else:
         tensors, _ = read_safetensors(src.weights)
@@ -55,6 +51,39 @@ def load(source: str | os.PathLike, device: str | torch.device | None = None) ->
 def _sha256(path: Path) -> str:
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def checkpoint_networks(path: Path, names: list[str]) -> dict[str, torch.Tensor]:
+    """The exported networks ``names`` of a run's checkpoint, as ``<name>.<key>``."""
+    prefixes = tuple(f"model/{p}." for p in names) + tuple(f"model/ema.{p}." for p in names)
+    tensors, metadata = read_safetensors(path, lambda key: key.startswith(prefixes))
+    if metadata.get("format") != CHECKPOINT_FORMAT:
+        raise GanzooError(f"{path} is not a ganzoo checkpoint")
+    return _run_networks(tensors)
+
+
+def load_checkpoint_average(model: GAN, run_dir: Path, count: int) -> list[int]:
+    """Copies into ``model`` the mean of its exported networks over the run's last ``count``
+    checkpoints and returns their steps. Averaging weights after training (as timm's
+    ``avg_checkpoints.py`` does) smooths a GAN generator's swings from one checkpoint to the
+    next, as an EMA does during training. Counters (BatchNorm's ``num_batches_tracked``) are the
+    last checkpoint's."""
+    checkpoints = list_checkpoints(run_dir)[-count:]
+    if len(checkpoints) < count:
+        raise GanzooError(
+            f"{run_dir} keeps {len(checkpoints)} checkpoint(s); averaging {count} needs as many "
+            "(the recipe's keep_checkpoints sets how many a run keeps)"
+        )
+    states = [checkpoint_networks(path, list(model.exported())) for _, path in checkpoints]
+    mean = {}
+    for key, last in states[-1].items():
+        if last.is_floating_point():
+            mean[key] = torch.stack([state[key].float() for state in states]).mean(0)
+            mean[key] = mean[key].to(last.dtype)
+        else:
+            mean[key] = last
+    load_exported(model, mean, f"the last {count} checkpoints of {run_dir}")
+    return [step for step, _ in checkpoints]
 
 
 def _run_networks(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -191,7 +191,7 @@ def training_facts(run_dir: Path, run_config: dict[str, Any], config: dict[str, 
     steps = (config.get("training") or {}).get("step") or (int(rows[-1]["step"]) if rows else None)
     batch = (config.get("recipe") or {}).get("batch_size")
     exact = run.get("command") or "not recorded (a run from before ganzoo recorded it)"
-    return {
+    facts = {
         "recipe": config.get("recipe_name", "default"),
         "steps": steps,
         "batch_size": batch,
@@ -203,7 +203,12 @@ def training_facts(run_dir: Path, run_config: dict[str, Any], config: dict[str, 
         "active_seconds": active_seconds(rows),
         "command": exact,
         "train": _train_command(exact, run, config, steps, batch),
-    } | ({"resumed_with": run["resumed_with"]} if run.get("resumed_with") else {})
+    }
+    averaged = (config.get("training") or {}).get("averaged_steps")
+    for key, value in (("resumed_with", run.get("resumed_with")), ("averaged_steps", averaged)):
+        if value:
+            facts[key] = value
+    return facts
 
 
 def _hours(seconds: float | None) -> str:
@@ -231,6 +236,7 @@ def _trained_section(facts: dict[str, Any], fp16: bool) -> str:
         "",
         f"The exact command: `{facts['command']}`.",
         *(f"Resumed with: `{command}`." for command in facts.get("resumed_with", [])),
+        *_averaged_lines(facts.get("averaged_steps")),
         "To train it again:",
         "",
         f"```bash\n{facts['train']}\n```",
@@ -316,6 +322,22 @@ def _write_weights(source: Path, target: Path, fp16: bool) -> None:
     atomic_save(half, {**metadata, "stored_dtype": "float16"}, target)
 
 
+def _averaged_lines(steps: list[int] | None) -> list[str]:
+    if not steps:
+        return []
+    return [
+        f"The weights are the mean of the run's checkpoints at steps "
+        f"{', '.join(map(str, steps))}: `ganzoo export RUN OUT --average {len(steps)}`."
+    ]
+
+
+def _entry_sample(run_dir: Path, export: Path, averaged: bool) -> Path | None:
+    """The run's last grid, else the export's picture; only the export's for an average of
+    checkpoints, which the run's grids do not show."""
+    exported = export / SAMPLE_NAME if (export / SAMPLE_NAME).is_file() else None
+    return exported if averaged else _last_sample(run_dir) or exported
+
+
 def _finished_export(run_dir: Path) -> Path:
     """The run's ``export/`` folder, once it holds everything an entry is made from."""
     export = run_dir / "export"
@@ -379,9 +401,7 @@ def make_zoo_entry(
 
     facts = training_facts(run_dir, run_config, config)
     height, width = config["image_size"]
-    sample = _last_sample(run_dir) or (
-        export / SAMPLE_NAME if (export / SAMPLE_NAME).is_file() else None
-    )
+    sample = _entry_sample(run_dir, export, averaged="averaged_steps" in facts)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     make_public(staging)
     try:

@@ -69,18 +69,7 @@ GANZOO = {
     },
     # and with the reference's remaining choices: blurred resampling in both networks, flip
     # equivariance and randomly mirrored training images
-    "ganzoo-fastcut-ref": {
-        "model": "cut",
-        "recipe": "fast",
-        "overrides": {
-            "size": 64,
-            "batch_size": 1,
-            "generator_args": {"width": 64, "blocks": 9, "antialias": True},
-            "discriminator_args": {"width": 64, "antialias": True},
-            "flip_equivariance": True,
-            "flip": True,
-        },
-    },
+    "ganzoo-fastcut-ref": {"model": "cut", "recipe": "fast-reference", "overrides": {"size": 64}},
 }
 SHARED = [
     "--gpu_ids",
@@ -372,8 +361,8 @@ def report_text(table: list[str]) -> str:
         "and `ganzoo-fastcut` the `cut` plugin's `default` and `fast` recipes (the same ideas "
         "in ganzoo: a ResNet generator of 6 blocks at width 64, batch 8, Adam 2e-4); "
         "`ganzoo-fastcut-b1` is `fast` at the reference's batch 1 and 9 blocks, and "
-        "`ganzoo-fastcut-ref` that with the reference's blurred resampling, flip equivariance "
-        "and mirrored training images as well.",
+        "`ganzoo-fastcut-ref` (the recipe `fast-reference`) that with the reference's blurred "
+        "resampling, flip equivariance and mirrored training images as well.",
         "",
         "Local patches, applied by the benchmark's launcher and not to the reference's files: "
         "`CycleGANModel.data_dependent_initialize` takes the `data` argument its `train.py` "

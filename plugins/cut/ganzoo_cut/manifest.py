@@ -39,6 +39,16 @@ MANIFEST = {
                 },
                 # FastCUT: a stronger PatchNCE and no identity PatchNCE on Y
                 "fast": {"base": "default", "lambda_nce": 10.0, "nce_identity": False},
+                # FastCUT as the reference trains it: batch 1, 9 blocks, blurred resampling,
+                # flip equivariance, mirrored images (docs/peers: as fast per CPU-second)
+                "fast-reference": {
+                    "base": "fast",
+                    "batch_size": 1,
+                    "generator_args": {"width": 64, "blocks": 9, "antialias": True},
+                    "discriminator_args": {"width": 64, "antialias": True},
+                    "flip_equivariance": True,
+                    "flip": True,
+                },
             },
         }
     },

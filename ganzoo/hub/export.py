@@ -102,9 +102,7 @@ def export_run(
 ) -> Path:
     """A Hub-ready folder from a run's latest checkpoint, or the mean of its last ``average``
     checkpoints (``load_checkpoint_average``), with its newest sample grid as the card's picture
-    (not for an average) and the metrics recorded in the run's own export card, if any."""
-    from ganzoo.hub.cards import card_metrics
-
+    and the metrics recorded in the run's own export card, if any (neither for an average)."""
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_NAME).is_file() or not (run_dir / "checkpoints").is_dir():
         raise GanzooError(
@@ -113,32 +111,42 @@ def export_run(
     src = local_source(run_dir)
     model = load(run_dir, device="cpu")
     averaged = load_checkpoint_average(model, run_dir, average) if average > 1 else None
-    # the run's grids show single checkpoints: an average gets none (``ganzoo sample`` draws one)
-    samples = (
-        []
-        if averaged
-        else sorted(
-            (run_dir / "samples").glob("step-*.png"),
-            key=lambda p: int(p.stem.split("-")[1]) if p.stem.split("-")[1].isdigit() else -1,
-        )
-    )
-    metrics = None
-    run_card = run_dir / "export" / CARD_NAME
-    if run_card.is_file() and Path(out_dir).resolve() != run_card.parent.resolve():
-        try:
-            metrics = card_metrics(run_card) or None
-        except GanzooError as exc:  # a hand-edited card must not stop the export
-            warnings.warn(f"{exc}; the export's card has no metrics", stacklevel=2)
+    # the run's grids and its export's metrics are of single checkpoints, not of an average
+    # (``ganzoo sample`` and ``ganzoo eval`` make them for it)
+    grid = None if averaged else _newest_grid(run_dir)
+    metrics = None if averaged else _run_card_metrics(run_dir, Path(out_dir))
     return save_pretrained(
         model,
         out_dir,
-        sample_grid=samples[-1] if samples else None,
+        sample_grid=grid,
         metrics=metrics,
         data=src.config.get("run", {}).get("data"),
         force=force,
         step=src.step,
         averaged_steps=averaged,
     )
+
+
+def _newest_grid(run_dir: Path) -> Path | None:
+    grids = sorted(
+        (run_dir / "samples").glob("step-*.png"),
+        key=lambda p: int(p.stem.split("-")[1]) if p.stem.split("-")[1].isdigit() else -1,
+    )
+    return grids[-1] if grids else None
+
+
+def _run_card_metrics(run_dir: Path, out_dir: Path) -> list[dict[str, Any]] | None:
+    """The metrics recorded in the run's own export card, for an export elsewhere."""
+    from ganzoo.hub.cards import card_metrics
+
+    run_card = run_dir / "export" / CARD_NAME
+    if not run_card.is_file() or out_dir.resolve() == run_card.parent.resolve():
+        return None
+    try:
+        return card_metrics(run_card) or None
+    except GanzooError as exc:  # a hand-edited card must not stop the export
+        warnings.warn(f"{exc}; the export's card has no metrics", stacklevel=2)
+        return None
 
 
 def update_card_metrics(folder: str | os.PathLike, results: list[dict[str, Any]]) -> Path:

@@ -372,6 +372,13 @@ def test_export_can_average_the_last_checkpoints(tmp_path):
         four, six = gans[4].generator.state_dict()[key], gans[6].generator.state_dict()[key]
         expected = (four.float() + six.float()) / 2 if value.is_floating_point() else six
         assert torch.allclose(value, expected), key
+    # the run's own card scored its last checkpoint, not the average: it stays behind
+    update_card_metrics(
+        save_pretrained(gans[6], run / "export"), [{"name": "swd", "value": 12.5, "protocol": "t"}]
+    )
+    assert "12.5" in export_run(run, tmp_path / "last").joinpath("README.md").read_text()
+    averaged = export_run(run, tmp_path / "mean", average=2)
+    assert "12.5" not in (averaged / "README.md").read_text()
     with pytest.raises(GanzooError) as excinfo:
         export_run(run, tmp_path / "more", average=4)
     assert "keeps 3 checkpoint(s); averaging 4 needs as many" in one_line_error(excinfo)

@@ -15,7 +15,8 @@ MANIFEST = {
         "wgan": {
             "builder": "ganzoo.models:UnconditionalGAN",
             "task": "unconditional",
-            "summary": "Wasserstein GAN: DCGAN networks, linear critic, weight clipping",
+            "summary": "Wasserstein GAN: DCGAN networks, a linear critic, weight clipping "
+            "(recipe gp: a gradient penalty)",
             "paper": "Arjovsky, Chintala and Bottou 2017, https://arxiv.org/abs/1701.07875",
             "tags": ["unconditional", "wgan"],
             "recipes": {
@@ -33,7 +34,8 @@ MANIFEST = {
                 # Gulrajani et al.'s gradient penalty (Adam 1e-4, betas (0, 0.9), a layer-norm
                 # critic), lazy (on one critic step in four, weighted 4x: 36 img/s on one thread
                 # against 24 for the full penalty), n_critic 2, DiffAugment and batch 16: the
-                # zoo's wgan-anime and wgan-celeba (FID 164 and 212 after 256,000 images).
+                # zoo's wgan-anime and wgan-celeba (FID 117 and 138 after 320,000 images, each the
+                # mean of its run's last 3 checkpoints).
                 # Clipping with DiffAugment at batch 16 still drew noise patterns after 32,000
                 # anime images (FID 315); the curves are in docs/search/wgan-anime.md.
                 "gp": {

@@ -28,6 +28,9 @@ figures, so that the report and the zoo agree:
 
     GANZOO_DATA=../shared/data python benchmarks/reproduce.py --zoo --datasets anime,celeba \
         --final-n 10000 --out results-zoo/
+
+``--run LABEL=RUN_DIR`` adds a finished run trained elsewhere (a long run resumed by hand, say)
+as one more row, scored as it stands, with the training figures its card would give it.
 """
 
 from __future__ import annotations
@@ -65,6 +68,9 @@ FAMILIES = list(dict.fromkeys(model for model, _ in MODELS.values()))
 # The shipped zoo entries as rows, trained by nothing here: "dcgan (zoo)" on anime scores the
 # bundled dcgan-anime, with what its card records of its training (``--zoo`` asks for all of them).
 ZOO_ROWS = {f"{family} (zoo)": family for family in FAMILIES}
+# Runs trained elsewhere (``--run LABEL=RUN_DIR``), say a long run that was stopped and resumed by
+# hand: label -> (family, run directory). Filled from the command line.
+RUN_ROWS: dict[str, tuple[str, Path]] = {}
 
 # Not models. Real images against other real images of the same set: the figure no generator can
 # be expected to beat at this n (FID is far from 0 at n=1,000). And the translators' source images
@@ -139,7 +145,30 @@ def parse_budget(text: str) -> dict[str, int]:
 
 
 def family_of(label: str) -> str | None:
-    return MODELS[label][0] if label in MODELS else ZOO_ROWS.get(label)
+    if label in MODELS:
+        return MODELS[label][0]
+    if label in RUN_ROWS:
+        return RUN_ROWS[label][0]
+    return ZOO_ROWS.get(label)
+
+
+def parse_run(text: str) -> tuple[str, tuple[str, Path]]:
+    """``--run LABEL=RUN_DIR``: (label, (family, run directory)) of a finished ganzoo run."""
+    label, _, folder = text.rpartition("=")
+    run_dir = Path(folder)
+    if not label.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: give LABEL=RUN_DIR")
+    if label in (*BASELINES, *MODELS, *ZOO_ROWS):
+        raise argparse.ArgumentTypeError(f"{label!r} is a row of its own: give the run another")
+    config = run_dir / "export" / "config.json"
+    if not config.is_file():
+        raise argparse.ArgumentTypeError(f"{run_dir} is not a finished run (no export/config.json)")
+    family = json.loads(config.read_text()).get("model")
+    if family not in FAMILIES:
+        raise argparse.ArgumentTypeError(
+            f"{run_dir} is a {family} run; the families here: {', '.join(FAMILIES)}"
+        )
+    return label, (family, run_dir)
 
 
 def budgets_text(rows: list[dict]) -> str:
@@ -191,7 +220,8 @@ def save_row(out: Path, row: dict, args) -> list[dict]:
         key = (row["label"], row["dataset"])
         rows = [r for r in rows if (r["label"], r["dataset"]) != key] + [row]
         order = {name: i for i, name in enumerate([*DATASETS, *BASELINES, *MODELS, *ZOO_ROWS])}
-        rows.sort(key=lambda r: (order[r["dataset"]], order[r["label"]]))
+        # rows of --run come last, in the order they were scored
+        rows.sort(key=lambda r: (order[r["dataset"]], order.get(r["label"], len(order))))
         tmp = results_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(rows, indent=2))
         tmp.replace(results_file)
@@ -230,8 +260,8 @@ def make_row(label: str, dataset: str, args, out: Path) -> dict | None:
             "grid": None,
             "run_dir": None,
         }
-    elif label in ZOO_ROWS:
-        row = zoo_row(label, dataset, args, out)
+    elif label in ZOO_ROWS or label in RUN_ROWS:
+        row = (zoo_row if label in ZOO_ROWS else run_row)(label, dataset, args, out)
         if row is None:
             return None
     else:
@@ -346,12 +376,48 @@ def zoo_row(label: str, dataset: str, args, out: Path) -> dict | None:
     else:
         shutil.copy(entry.folder / SAMPLE_NAME, grid)
     thumbnail(grid, args.size)
+    row = trained_elsewhere(label, dataset, family, trained, args)
+    row.update(entry=entry.name, reverse=reverse, grid=str(grid.relative_to(out)))
+    row["run_dir"] = entry.name  # ganzoo eval takes a zoo name
+    return row
+
+
+def run_row(label: str, dataset: str, args, out: Path) -> dict | None:
+    """A run of ``--run`` as a row, scored as it stands, with the training figures a zoo card
+    would give it (from its config and metrics.csv). A translator is scored backwards on the
+    dataset it was trained from; None: the run has no way into ``dataset``."""
+    from ganzoo.hub.zoo_entry import training_facts
+
+    family, run_dir = RUN_ROWS[label]
+    run_config = json.loads((run_dir / "config.json").read_text())
+    config = json.loads((run_dir / "export" / "config.json").read_text())
+    data = config.get("training") or {}
+    reverse = config.get("task") == "translation" and data.get("source") == dataset
+    if data.get("data") != dataset and not reverse:
+        print(f"   {label} was not trained on {dataset}: no row there", file=sys.stderr)
+        return None
+    row = trained_elsewhere(
+        label, dataset, family, training_facts(run_dir, run_config, config), args
+    )
+    if reverse:
+        grid = out / "grids" / f"{run_dir.name}-reverse.png"
+        grid.parent.mkdir(parents=True, exist_ok=True)
+        reverse_grid(str(run_dir), dataset, args, grid)
+        thumbnail(grid, args.size)
+        row["grid"] = str(grid.relative_to(out))
+    else:
+        row["grid"] = last_grid(run_dir, out, args.size)
+    row.update(entry=run_dir.name, reverse=reverse, run_dir=str(run_dir))
+    return row
+
+
+def trained_elsewhere(label: str, dataset: str, family: str, trained: dict, args) -> dict:
+    """The row of a model this script did not train: its training figures as a card gives them
+    (the wall time, and the time with pauses left out as the CPU seconds: one thread)."""
     return {
         "label": label,
         "dataset": dataset,
         "family": family,
-        "entry": entry.name,
-        "reverse": reverse,
         "steps": trained.get("steps"),
         "batch": trained.get("batch_size"),
         "budget": trained.get("images_seen"),
@@ -360,8 +426,6 @@ def zoo_row(label: str, dataset: str, args, out: Path) -> dict | None:
         "train_seconds": trained.get("seconds"),
         # one thread: the wall time bounds the CPU time where a card has no better figure
         "train_cpu_seconds": trained.get("active_seconds") or trained.get("seconds"),
-        "grid": str(grid.relative_to(out)),
-        "run_dir": entry.name,  # ganzoo eval takes a zoo name
     }
 
 
@@ -435,7 +499,7 @@ def score(row: dict, metrics: list[str], n: int, args, first: bool) -> list[dict
         seed=args.seed,
         device=args.device,
         source_data=source if is_translator(label) else None,
-        update_card=first and label not in ZOO_ROWS,  # a shipped card is not this report's
+        update_card=first and label in MODELS,  # the card of a run trained here, no other
         reverse=row.get("reverse", False),
     )
     return [r.as_dict() for r in results]
@@ -689,8 +753,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     args.inception = inception_available()
     rows = read_rows(out)
+    RUN_ROWS.update(args.run)
     for dataset in args.datasets.split(","):
-        for label in args.models.split(","):
+        for label in [*args.models.split(","), *RUN_ROWS]:
             print(f"== {label} on {dataset}", file=sys.stderr, flush=True)
             row = make_row(label, dataset, args, out)
             if row is not None:
@@ -737,6 +802,16 @@ def make_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="score the shipped zoo entries (FAMILY-DATASET) instead of training: their weights "
         "as bundled, their training figures from their cards",
+    )
+    parser.add_argument(
+        "--run",
+        type=parse_run,
+        action="append",
+        default=[],
+        metavar="LABEL=RUN_DIR",
+        help="also score a finished run trained elsewhere as the row LABEL, with its own training "
+        "figures (a translator also backwards, on the dataset it was trained from); may be given "
+        "more than once",
     )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)

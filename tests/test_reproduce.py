@@ -130,6 +130,49 @@ def test_cards_get_one_results_section_before_limitations(results, tmp_path):
     assert "## Results" not in (cards / "improved-anime.md").read_text()
 
 
+def test_a_run_trained_elsewhere_is_a_row_with_its_own_training_figures(results, tmp_path):
+    """``--run LABEL=RUN_DIR`` scores a finished run as it stands (say, a long run resumed by
+    hand), with the figures a zoo card would give it, and leaves the run's own card alone."""
+    from ganzoo.hub.zoo_entry import active_seconds, metrics_rows, wall_seconds
+
+    tmp, out, _ = results
+    run_dir = out / "runs" / "improved-gp-toon"
+    card_before = (run_dir / "export" / "README.md").read_text()
+    other = tmp_path / "out"
+    args = ["--models", "real vs real", "--datasets", "toon", "-n", "16", "--out", str(other)]
+    reproduce(*args, "--run", f"improved (long run)={run_dir}", tmp_path=tmp)
+    rows = {r["label"]: r for r in json.loads((other / "results.json").read_text())}
+    assert list(rows) == ["real vs real", "improved (long run)"]
+    row = rows["improved (long run)"]
+    logged = metrics_rows(run_dir)
+    assert (row["family"], row["steps"], row["batch"], row["images_seen"]) == ("improved", 3, 8, 24)
+    assert row["train_seconds"] == wall_seconds(logged)
+    assert row["train_cpu_seconds"] == active_seconds(logged)
+    assert not row["reverse"] and (other / "grids" / "improved-gp-toon.jpg").is_file()
+    # a translator: its translations of the source set are scored, content included
+    assert {"toon-fid", "toon-content"} <= {res["name"] for res in row["results"]}
+    assert "| improved (long run) | 3 x 8 |" in (other / "report.md").read_text()
+    assert (run_dir / "export" / "README.md").read_text() == card_before
+
+
+@pytest.mark.parametrize(
+    ("run", "message"),
+    [
+        ("nowhere", "give LABEL=RUN_DIR"),
+        ("long=/no/such/run", "/no/such/run is not a finished run"),
+        ("dcgan (zoo)=/no/such/run", "'dcgan (zoo)' is a row of its own"),
+    ],
+)
+def test_a_bad_run_is_one_error_line(tmp_path, run, message):
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--run", run, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert message in done.stderr.strip().splitlines()[-1]
+
+
 def test_an_unknown_model_is_one_error_line_naming_the_known_ones(tmp_path):
     done = subprocess.run(
         [sys.executable, str(SCRIPT), "--models", "dcgan,gan", "--out", str(tmp_path)],

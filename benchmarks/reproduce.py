@@ -755,7 +755,7 @@ def main() -> None:
     rows = read_rows(out)
     RUN_ROWS.update(args.run)
     for dataset in args.datasets.split(","):
-        for label in [*args.models.split(","), *RUN_ROWS]:
+        for label in [*model_rows(args), *RUN_ROWS]:
             print(f"== {label} on {dataset}", file=sys.stderr, flush=True)
             row = make_row(label, dataset, args, out)
             if row is not None:
@@ -795,7 +795,7 @@ def make_parser() -> argparse.ArgumentParser:
         help="rows, comma-separated: "
         + ", ".join([*BASELINES, *MODELS, *ZOO_ROWS])
         + " (default: the baselines and the trained models; with --zoo: the baselines and the "
-        "zoo rows)",
+        "zoo rows; '': none, for --run rows alone)",
     )
     parser.add_argument(
         "--zoo",
@@ -834,18 +834,23 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def model_rows(args) -> list[str]:
+    """The rows ``--models`` names (``--models ''``: none, for ``--run`` rows alone)."""
+    return [label for label in args.models.split(",") if label]
+
+
 def check_choices(parser: argparse.ArgumentParser, args) -> None:
     """Unknown models or datasets, a family with no budget or a bad n: one error line."""
     if args.models is None:
         args.models = ",".join([*BASELINES, *(ZOO_ROWS if args.zoo else MODELS)])
     for kind, names, known in (
-        ("models", args.models, [*BASELINES, *MODELS, *ZOO_ROWS]),
-        ("datasets", args.datasets, list(DATASETS)),
+        ("models", model_rows(args), [*BASELINES, *MODELS, *ZOO_ROWS]),
+        ("datasets", args.datasets.split(","), list(DATASETS)),
     ):
-        unknown = [name for name in names.split(",") if name not in known]
+        unknown = [name for name in names if name not in known]
         if unknown:
             parser.error(f"unknown {kind} {', '.join(unknown)}; known: {', '.join(known)}")
-    families = {MODELS[label][0] for label in args.models.split(",") if label in MODELS}
+    families = {MODELS[label][0] for label in model_rows(args) if label in MODELS}
     missing = [family for family in FAMILIES if family in families - set(args.budget)]
     if missing:
         parser.error(

@@ -155,6 +155,16 @@ def test_a_run_trained_elsewhere_is_a_row_with_its_own_training_figures(results,
     assert (run_dir / "export" / "README.md").read_text() == card_before
 
 
+def test_an_empty_models_list_leaves_the_run_rows_alone(load_benchmark):
+    script = load_benchmark("reproduce")
+    parser = script.make_parser()
+    args = parser.parse_args(["--models", "", "--budget", "16"])
+    script.check_choices(parser, args)  # no error: no model rows, no budget needed
+    assert script.model_rows(args) == []
+    args = parser.parse_args(["--models", "dcgan,,real vs real"])
+    assert script.model_rows(args) == ["dcgan", "real vs real"]
+
+
 @pytest.mark.parametrize(
     ("run", "message"),
     [

@@ -9,7 +9,11 @@ code never enters this repository:
     python benchmarks/peers.py --docs-only
 
 A ganzoo system run again with a longer ``--seconds`` list keeps its points and resumes its run
-from the last of them; a reference system trains again from the start.
+from the last of them; a reference system trains again from the start. ``NAME@K`` is system NAME's
+K-th run, in a folder of its own, to tell run-to-run noise from a real gap (a ganzoo system's K-th
+run uses seed K-1; the references are not seeded):
+
+    python benchmarks/peers.py --ref ... --systems fastcut@2 --seconds 1600,3200
 
 Every system trains on one thread (``OMP_NUM_THREADS=1``, no data-loader workers) on CelebA ->
 anime at 64x64: the references read the very 64x64 images ganzoo trains on, exported once as PNG
@@ -178,10 +182,19 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
+def base_and_seed(name: str) -> tuple[str, int]:
+    """``NAME@K``, the K-th run of system NAME, as (NAME, K - 1); a plain NAME is its first run."""
+    base, _, repeat = name.partition("@")
+    if repeat and not (repeat.isdigit() and int(repeat) >= 1):
+        sys.exit(f"error: {name!r}: the run after '@' must be a whole number from 1")
+    return base, int(repeat or 1) - 1
+
+
 def train_reference(name: str, ref: Path, data: Path, points: list[int], out: Path) -> None:
     folder = out / name
     folder.mkdir(parents=True, exist_ok=True)
-    args = [*SHARED, *REFERENCES[name], "--dataroot", str(data), "--name", name]
+    base = base_and_seed(name)[0]
+    args = [*SHARED, *REFERENCES[base], "--dataroot", str(data), "--name", base]
     args += ["--checkpoints_dir", str(folder / "checkpoints")]
     command = [sys.executable, "-c", LAUNCHER, str(ref), json.dumps(points), str(folder)]
     command += [str(data / "eval.pt"), *args]
@@ -202,7 +215,8 @@ def train_ganzoo(name: str, data: Path, points: list[int], out: Path) -> None:
     import ganzoo
 
     torch.set_num_threads(1)
-    system = GANZOO[name]
+    base, seed = base_and_seed(name)
+    system = {**GANZOO[base], "seed": seed}
     folder = out / name
     faces = torch.load(data / "eval.pt")
     recipe = system.get("recipe", "default")
@@ -253,7 +267,7 @@ def train_stage(system: dict, recipe: str, run_dir: Path, steps: int, todo: int)
             source=source,
             out=None if steps else str(run_dir),
             resume=str(run_dir) if steps else None,
-            seed=0,
+            seed=system["seed"],
             quiet=True,
             threads=1,
             overrides={**system["overrides"], "steps": todo}
@@ -391,7 +405,7 @@ def main() -> None:
     parser.add_argument("--docs-only", action="store_true", help="score and write the docs only")
     args = parser.parse_args()
     systems = [s.strip() for s in args.systems.split(",")]
-    unknown = [s for s in systems if s not in REFERENCES and s not in GANZOO]
+    unknown = [s for s in systems if base_and_seed(s)[0] not in {*REFERENCES, *GANZOO}]
     if unknown:
         sys.exit(
             f"error: unknown system {unknown[0]!r}; known: {', '.join([*REFERENCES, *GANZOO])}"
@@ -402,7 +416,7 @@ def main() -> None:
         for name in systems:
             if all((args.out / name / f"cpu{p}" / "point.json").exists() for p in points):
                 print(f"{name}: every point is there; not trained again", flush=True)
-            elif name in REFERENCES:
+            elif base_and_seed(name)[0] in REFERENCES:
                 if args.ref is None or not (args.ref / "train.py").exists():
                     sys.exit(
                         "error: --ref must name a checkout of contrastive-unpaired-translation"

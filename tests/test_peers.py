@@ -90,3 +90,32 @@ def test_a_ganzoo_system_extends_its_curve_without_training_again(tmp_path, peer
     assert steps == sorted(set(steps))  # one run, resumed: no step trained twice
     translated = torch.load(out / "tiny" / f"cpu{later}" / "translations.pt")
     assert translated["eval"].shape == faces.shape and translated["grid"].shape[0] == 2
+
+
+def test_a_second_run_has_its_own_folder_and_seed(tmp_path, peers, monkeypatch):
+    monkeypatch.setattr(peers, "DOMAINS", ("toon", None))
+    monkeypatch.setitem(peers.GANZOO, "tiny", {"model": "improved", "overrides": {"size": 32}})
+    data = tmp_path / "data"
+    data.mkdir()
+    faces = torch.randint(0, 255, (2, 3, 32, 32), dtype=torch.uint8)
+    torch.save({"eval": faces, "grid": faces}, data / "eval.pt")
+    out = tmp_path / "out"
+    for name in ("tiny", "tiny@2"):
+        peers.train_ganzoo(name, data, [1], out)
+    config = [json.loads((out / n / "run" / "config.json").read_text()) for n in ("tiny", "tiny@2")]
+    assert [c["run"]["seed"] for c in config] == [0, 1]
+    first, second = (torch.load(out / n / "cpu1" / "translations.pt") for n in ("tiny", "tiny@2"))
+    assert not torch.equal(first["eval"], second["eval"])
+
+
+@pytest.mark.parametrize("name", ["fastcut@0", "fastcut@two"])
+def test_a_bad_run_number_is_one_line(tmp_path, name):
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--systems", name, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert (
+        result.stderr.strip() == f"error: {name!r}: the run after '@' must be a whole number from 1"
+    )

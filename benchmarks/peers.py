@@ -342,7 +342,7 @@ def face_grid(out: Path, rows: list[dict], path: Path) -> None:
     import torch
     from PIL import Image, ImageDraw
 
-    from ganzoo.training.plots import grid_image
+    from ganzoo.io.images import grid_image
 
     strips = [torch.load(out / "data" / "eval.pt")["grid"]]
     strips += [torch.load(out / r["system"] / r["point"] / "translations.pt")["grid"] for r in rows]

@@ -193,7 +193,7 @@ def thumbnail(grid: Path, size: int) -> Path:
     beside it."""
     from PIL import Image
 
-    from ganzoo.training.plots import PADDING, upscale_factor
+    from ganzoo.io.images import PADDING, upscale_factor
 
     scale = upscale_factor(size, size)  # run grids are enlarged to be readable
     cell = (size + PADDING) * scale
@@ -373,8 +373,14 @@ def zoo_row(label: str, dataset: str, args, out: Path) -> dict | None:
     grid.parent.mkdir(parents=True, exist_ok=True)
     if reverse:
         reverse_grid(entry.name, dataset, args, grid)
-    else:
+    elif (entry.folder / SAMPLE_NAME).is_file():
         shutil.copy(entry.folder / SAMPLE_NAME, grid)
+    else:
+        sys.exit(
+            f"error: zoo entry {entry.name} has no {SAMPLE_NAME}; make it again from an export "
+            "that has one (`ganzoo export --average` draws one for runs that keep their preview "
+            "inputs)"
+        )
     thumbnail(grid, args.size)
     row = trained_elsewhere(label, dataset, family, trained, args)
     row.update(entry=entry.name, reverse=reverse, grid=str(grid.relative_to(out)))
@@ -454,7 +460,7 @@ def reverse_grid(name: str, dataset: str, args, path: Path) -> None:
     import ganzoo
     from ganzoo.data import open_dataset
     from ganzoo.evaluate import draw_source, load_images
-    from ganzoo.training.plots import save_readable_grid
+    from ganzoo.io.images import save_readable_grid
 
     _, source, _, _ = DATASETS[dataset]
     gan = ganzoo.load(name, device=args.device)

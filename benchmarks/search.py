@@ -353,7 +353,7 @@ def face_grid(experiment: dict, rows: list[dict], path: Path, args) -> None:
     from PIL import Image, ImageDraw
 
     import ganzoo
-    from ganzoo.training.plots import grid_image
+    from ganzoo.io.images import grid_image
 
     size = None
     lines, names = [], []

@@ -29,7 +29,9 @@ from ganzoo.hub import (
     save_pretrained,
     update_card_metrics,
 )
-from ganzoo.io.checkpoints import save_checkpoint
+from ganzoo.hub.export import PREVIEW_INPUTS
+from ganzoo.io.checkpoints import atomic_save, save_checkpoint
+from ganzoo.io.images import save_preview_grid
 from ganzoo.models import build, make_config
 
 TINY = {"size": 32, "generator_args": {"width": 8}, "discriminator_args": {"width": 8}}
@@ -185,6 +187,19 @@ def test_save_pretrained_round_trip(saved):
     assert not loaded.training and loaded.device.type == "cpu"
     assert not hasattr(loaded, "discriminator")
     assert same_samples(gan, loaded)
+
+
+def test_the_same_weights_are_the_same_bytes(tmp_path):
+    # safetensors writes its metadata in hash order; ganzoo's files put it in key order
+    tensors = {"w": torch.arange(6.0).reshape(2, 3), "b": torch.zeros(2, dtype=torch.int64)}
+    metadata = {f"key{i}": f'value "{i}" \u00e9' for i in range(8)}
+    files = [tmp_path / f"{i}.safetensors" for i in range(6)]
+    for path in files:
+        atomic_save(tensors, metadata, path)
+    assert len({path.read_bytes() for path in files}) == 1
+    with safe_open(str(files[0]), framework="pt") as handle:
+        assert handle.metadata() == metadata
+        assert torch.equal(handle.get_tensor("w"), tensors["w"])
 
 
 def test_save_pretrained_refuses_a_non_empty_folder(saved):
@@ -383,6 +398,23 @@ def test_export_can_average_the_last_checkpoints(tmp_path):
         export_run(run, tmp_path / "more", average=4)
     assert "keeps 3 checkpoint(s); averaging 4 needs as many" in one_line_error(excinfo)
     assert not (tmp_path / "more").exists()
+
+
+def test_an_average_draws_its_own_picture_of_the_runs_preview_inputs(tmp_path):
+    gans = {step: tiny_gan(step, training=True) for step in (2, 4)}
+    run = make_run(tmp_path / "run", gans)
+    (run / "samples" / "step-4.png").write_bytes(b"grid of step 4 alone")
+    before = export_run(run, tmp_path / "old", average=2)  # a run from before inputs were kept
+    assert not (before / "sample.png").exists()
+    assert "sample.png" not in (before / "README.md").read_text()
+
+    inputs = gans[4].preview_inputs({}, 6, seed=0)
+    atomic_save({"inputs": inputs}, {}, run / PREVIEW_INPUTS)
+    out = export_run(run, tmp_path / "new", average=2)
+    assert "](sample.png)" in (out / "README.md").read_text()
+    expected = tmp_path / "expected.png"
+    save_preview_grid(load(out, device="cpu").preview(inputs), expected, group=1)
+    assert (out / "sample.png").read_bytes() == expected.read_bytes()
 
 
 def test_atomic_write_is_whole_or_nothing(tmp_path):

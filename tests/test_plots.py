@@ -9,7 +9,8 @@ import torch
 from PIL import Image
 from torchvision.utils import save_image
 
-from ganzoo.training.plots import plot_losses, robust_limits, save_grid, smooth, upscale_factor
+from ganzoo.io.images import save_grid, upscale_factor
+from ganzoo.training.plots import plot_losses, robust_limits, smooth
 
 
 def test_upscale_factor_reaches_128_px():

@@ -293,6 +293,24 @@ def test_zoo_rows_score_the_shipped_entries_with_their_cards_figures(tmp_path):
     assert entry.card_path.read_text() == card_before  # the shipped card is not the report's
 
 
+def test_a_zoo_entry_with_no_picture_is_one_error_line(load_benchmark, tmp_path, monkeypatch):
+    import dataclasses
+
+    from ganzoo.zoo import find_zoo_entry
+
+    script = load_benchmark("reproduce")
+    entry = find_zoo_entry("improved-toon")
+    bare = tmp_path / "entry"
+    shutil.copytree(entry.folder, bare, ignore=shutil.ignore_patterns("sample.png"))
+    monkeypatch.setattr(
+        script, "zoo_entry", lambda *_: (dataclasses.replace(entry, folder=bare), False)
+    )
+    args = script.make_parser().parse_args(["--zoo", "-n", "16", "--device", "cpu"])
+    with pytest.raises(SystemExit) as stopped:
+        script.zoo_row("improved (zoo)", "toon", args, tmp_path / "out")
+    assert str(stopped.value).startswith("error: zoo entry improved-toon has no sample.png; ")
+
+
 def test_a_translator_with_no_entry_into_a_dataset_is_scored_backwards(
     load_benchmark, tmp_path, monkeypatch
 ):

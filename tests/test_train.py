@@ -18,8 +18,10 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+import ganzoo
 from ganzoo.errors import GanzooError
 from ganzoo.io.checkpoints import list_checkpoints, load_checkpoint
+from ganzoo.io.images import save_preview_grid
 from ganzoo.training.batches import random_flips
 from ganzoo.training.train import TrainOptions, train
 
@@ -93,6 +95,11 @@ def test_run_directory_has_everything(tmp_path):
     assert (run_dir / "samples" / "step-3.png").is_file()
     with Image.open(run_dir / "samples" / "step-6.png") as grid:  # 8x8 of 32 px, enlarged 4x
         assert grid.size == (4 * (8 * 34 + 2),) * 2
+    # the grids' inputs are kept: the last model draws its own grid again from them
+    inputs = load_file(str(run_dir / "samples" / "preview-inputs.safetensors"))["inputs"]
+    again = tmp_path / "again.png"
+    save_preview_grid(ganzoo.load(str(run_dir), device="cpu").preview(inputs), again, group=1)
+    assert again.read_bytes() == (run_dir / "samples" / "step-6.png").read_bytes()
     rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
     assert [int(r["step"]) for r in rows] == [2, 4, 6]
     assert all(float(r["loss_d"]) == float(r["loss_d"]) for r in rows)  # logged, not NaN

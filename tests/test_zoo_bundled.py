@@ -446,7 +446,10 @@ def test_make_zoo_entry_refusals_and_script(entries, zoo_plugin, tmp_path, capsy
     args = [str(run), "dcgan-fake", "--fp16", "--force", "--out", str(entries["dcgan-fake"])]
     assert script.main(args) == 0
     assert "sha256" in capsys.readouterr().out
-    assert sha256_of(entries["dcgan-fake"] / "model.safetensors") != before  # now fp16
+    fp16 = sha256_of(entries["dcgan-fake"] / "model.safetensors")
+    assert fp16 != before  # now fp16
+    assert script.main(args) == 0  # the same entry again: the same bytes
+    assert sha256_of(entries["dcgan-fake"] / "model.safetensors") == fp16
     assert not [p for p in zoo_plugin.iterdir() if p.name.startswith(".")]  # no staging left
 
     assert script.main([str(tmp_path / "nowhere"), "x", "--out", str(tmp_path / "x")]) == 1

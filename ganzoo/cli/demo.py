@@ -2,7 +2,7 @@
 
 A translator gets an upload box (or example faces to pick) and shows the translation, in either
 direction; an unconditional model gets a seed and a button that draws a grid. Pictures are
-enlarged with nearest neighbour, as the sample grids are (``ganzoo.training.plots``).
+enlarged with nearest neighbour, as the sample grids are (``ganzoo.io.images``).
 
 Nothing here reaches the internet: Gradio's analytics and version check are off, no share link
 is made, and the page is served from 127.0.0.1 (Gradio 6's default theme bundles its fonts; the
@@ -24,8 +24,8 @@ from PIL import Image
 from ganzoo.cli.inference import input_crop
 from ganzoo.data.images import decode
 from ganzoo.errors import GanzooError
+from ganzoo.io.images import grid_image, upscale_factor
 from ganzoo.models import GAN
-from ganzoo.training.plots import grid_image, upscale_factor
 
 MAX_SAMPLES = 64
 #: the browser scales pictures to fit their box; this keeps model pixels sharp squares

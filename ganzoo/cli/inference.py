@@ -30,8 +30,8 @@ from ganzoo.cli.video import (
 from ganzoo.errors import GanzooError
 from ganzoo.hub.loading import load
 from ganzoo.io.files import atomic_write
+from ganzoo.io.images import save_grid, save_readable_grid, upscale_factor
 from ganzoo.models import check_truncation
-from ganzoo.training.plots import save_grid, save_readable_grid, upscale_factor
 from ganzoo.validate import check_count, check_memory, check_seed
 
 TRANSLATE_BATCH = 16

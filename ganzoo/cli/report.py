@@ -20,7 +20,7 @@ import torch
 
 from ganzoo.errors import GanzooError
 from ganzoo.io.files import atomic_write
-from ganzoo.training.plots import grid_image, upscale_factor
+from ganzoo.io.images import grid_image, upscale_factor
 from ganzoo.version import __version__
 
 PICTURES = 16  # samples, or translation pairs, shown

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import torch
 from ganzoo.errors import GanzooError
 from ganzoo.hub.loading import load, load_checkpoint_average
 from ganzoo.hub.model_sources import CONFIG_NAME, WEIGHTS_NAME, local_source
-from ganzoo.hub.weights import exported_state
+from ganzoo.hub.weights import exported_state, read_safetensors
 from ganzoo.io.checkpoints import atomic_save
 from ganzoo.io.files import atomic_write
 from ganzoo.models import GAN
@@ -24,6 +25,8 @@ from ganzoo.version import __version__
 
 CARD_NAME = "README.md"
 SAMPLE_NAME = "sample.png"
+#: in a run directory: the inputs of its preview grids (``GAN.preview_inputs``)
+PREVIEW_INPUTS = "samples/preview-inputs.safetensors"
 
 
 def save_pretrained(
@@ -101,8 +104,9 @@ def export_run(
     run_dir: str | os.PathLike, out_dir: str | os.PathLike, force: bool = False, average: int = 1
 ) -> Path:
     """A Hub-ready folder from a run's latest checkpoint, or the mean of its last ``average``
-    checkpoints (``load_checkpoint_average``), with its newest sample grid as the card's picture
-    and the metrics recorded in the run's own export card, if any (neither for an average)."""
+    checkpoints (``load_checkpoint_average``), with the metrics recorded in the run's own export
+    card, if any (none for an average). Its picture is the run's newest sample grid; an average
+    draws its own, of the same inputs."""
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_NAME).is_file() or not (run_dir / "checkpoints").is_dir():
         raise GanzooError(
@@ -112,19 +116,33 @@ def export_run(
     model = load(run_dir, device="cpu")
     averaged = load_checkpoint_average(model, run_dir, average) if average > 1 else None
     # the run's grids and its export's metrics are of single checkpoints, not of an average
-    # (``ganzoo sample`` and ``ganzoo eval`` make them for it)
-    grid = None if averaged else _newest_grid(run_dir)
+    # (``ganzoo eval`` scores it)
     metrics = None if averaged else _run_card_metrics(run_dir, Path(out_dir))
-    return save_pretrained(
-        model,
-        out_dir,
-        sample_grid=grid,
-        metrics=metrics,
-        data=src.config.get("run", {}).get("data"),
-        force=force,
-        step=src.step,
-        averaged_steps=averaged,
-    )
+    with tempfile.TemporaryDirectory() as scratch:
+        grid = _preview_of(model, run_dir, Path(scratch)) if averaged else _newest_grid(run_dir)
+        return save_pretrained(
+            model,
+            out_dir,
+            sample_grid=grid,
+            metrics=metrics,
+            data=src.config.get("run", {}).get("data"),
+            force=force,
+            step=src.step,
+            averaged_steps=averaged,
+        )
+
+
+def _preview_of(model: GAN, run_dir: Path, scratch: Path) -> Path | None:
+    """The model's own grid of the run's preview inputs (none for a run from before they were
+    kept)."""
+    from ganzoo.io.images import save_preview_grid
+
+    if not (run_dir / PREVIEW_INPUTS).is_file():
+        return None
+    inputs = read_safetensors(run_dir / PREVIEW_INPUTS)[0]["inputs"]
+    model.eval()
+    save_preview_grid(model.preview(inputs), scratch / SAMPLE_NAME, model.preview_group)
+    return scratch / SAMPLE_NAME
 
 
 def _newest_grid(run_dir: Path) -> Path | None:

@@ -54,9 +54,33 @@ def unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 
 def atomic_save(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> None:
-    """A safetensors file written whole or not at all (``ganzoo.io.files.atomic_write``)."""
+    """A safetensors file written whole or not at all (``ganzoo.io.files.atomic_write``), the
+    same bytes for the same tensors and metadata."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+    def write(tmp: Path) -> None:
+        save_file(tensors, tmp, metadata=metadata)
+        _sort_metadata(tmp)
+
+    atomic_write(path, write)
+
+
+def _sort_metadata(path: Path) -> None:
+    """Rewrites the header's metadata in key order. safetensors writes it in hash order, which
+    changes from call to call, so the same weights got a different sha256 each time."""
+    with open(path, "r+b") as handle:
+        length = int.from_bytes(handle.read(8), "little")
+        raw = handle.read(length)
+        header = json.loads(raw)
+        if "__metadata__" not in header:
+            return
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+        # the same compact JSON and space padding as safetensors' own, so only the order moves
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(text) > length:
+            raise GanzooError(f"{path}: its safetensors header could not be rewritten in order")
+        handle.seek(8)
+        handle.write(text.ljust(length))
 
 
 def save_checkpoint(path: Path, step: int, state: dict[str, Any]) -> None:

@@ -11,7 +11,6 @@ fails at once instead of mixing two runs' files. Default names are created exclu
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import sys
@@ -296,14 +295,20 @@ class RunDirectory:
         atomic_write(self.path / "config.json", lambda tmp: tmp.write_text(text))
 
     def write_samples(self, step: int, images, group: int) -> Path:
-        """A preview grid, ``group`` images to a unit (a translator's source, translation and
-        reconstruction), enlarged: 32 px faces are unreadable."""
-        from ganzoo.training.plots import save_readable_grid
+        """A preview grid, ``group`` images to a unit, enlarged: 32 px faces are unreadable."""
+        from ganzoo.io.images import save_preview_grid
 
         path = self.path / "samples" / f"step-{step}.png"
-        nrow = group * max(1, round(math.sqrt(images.shape[0] / group)))
-        save_readable_grid(images, path, nrow)
+        save_preview_grid(images, path, group)
         return path
+
+    def write_preview_inputs(self, inputs) -> None:
+        """The inputs every preview grid shows, kept so that an export of an average of
+        checkpoints can draw its own grid of them (``ganzoo.hub.export``)."""
+        from ganzoo.hub.export import PREVIEW_INPUTS
+        from ganzoo.io.checkpoints import atomic_save
+
+        atomic_save({"inputs": inputs.contiguous()}, {}, self.path / PREVIEW_INPUTS)
 
     def latest_samples(self) -> Path | None:
         samples = sorted(

@@ -2,7 +2,7 @@
 
 A run directory holds ``config.json`` (model config, resolved recipe, run settings, versions),
 ``checkpoints/step-N.safetensors`` (written atomically; the newest ``keep_checkpoints`` kept),
-``samples/step-N.png`` (enlarged to be readable, ``ganzoo.training.plots``), ``metrics.csv``,
+``samples/step-N.png`` (enlarged to be readable, ``ganzoo.io.images``), ``metrics.csv``,
 TensorBoard events, ``losses.png`` and ``export/``.
 
 As in StyleGAN2-ADA's training loop, the work is in three parts: ``_prepare`` sets everything up
@@ -120,6 +120,7 @@ def train(options: TrainOptions) -> Path:
         keep = session.config["recipe"].keep_checkpoints
         run = RunDirectory.claim_for(session.run_dir, bool(options.resume), bool(options.out), keep)
         run.write_config(session.config)
+        run.write_preview_inputs(session.preview_inputs)
         _announce(session, run.path)
         _loop(session, run)
         run.plot_losses(session.model.log_keys)

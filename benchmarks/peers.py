@@ -74,6 +74,20 @@ GANZOO = {
     # and with the reference's remaining choices: blurred resampling in both networks, flip
     # equivariance and randomly mirrored training images
     "ganzoo-fastcut-ref": {"model": "cut", "recipe": "fast-reference", "overrides": {"size": 64}},
+    # and PatchNCE on the reference's own layers (--nce_layers 0,4,8,12,16)
+    "ganzoo-fastcut-ref-layers": {
+        "model": "cut",
+        "recipe": "fast-reference",
+        "overrides": {
+            "size": 64,
+            "generator_args": {
+                "width": 64,
+                "blocks": 9,
+                "antialias": True,
+                "nce_layers": "reference",
+            },
+        },
+    },
 }
 SHARED = [
     "--gpu_ids",

@@ -147,6 +147,28 @@ def test_cut_networks_with_blurred_resampling_keep_their_shapes():
     assert len(blurs) == 3
 
 
+def test_cut_can_give_patchnce_the_references_layers():
+    from ganzoo_cut.networks import ResnetGenerator
+
+    image = torch.rand(2, 3, 32, 32) * 2 - 1
+    generator = ResnetGenerator((32, 32), width=8, blocks=5, antialias=True, nce_layers="reference")
+    maps = generator.features(image)
+    # CUT's --nce_layers 0,4,8,12,16: the padded image, both downsampling convolutions before
+    # their norm and blur (full and half size), residual blocks 1 and 5
+    assert [tuple(m.shape[1:]) for m in maps] == [
+        (3, 38, 38),
+        (16, 32, 32),
+        (32, 16, 16),
+        (32, 8, 8),
+        (32, 8, 8),
+    ]
+    stem, down = generator.encoder[0], generator.encoder[1]
+    assert torch.equal(maps[1], down[0](stem(image)))
+    assert not torch.equal(maps[3], maps[4])  # blocks 1 and 5, not one twice
+    with pytest.raises(GanzooError, match="nce_layers must be one of blocks, reference, got 'all'"):
+        ResnetGenerator((32, 32), nce_layers="all")
+
+
 def test_cuts_switches_take_true_or_false():
     for field in ("flip_equivariance", "nce_identity"):
         with pytest.raises(GanzooError, match=f"{field}='yes' is not allowed: it takes true or"):

@@ -62,6 +62,7 @@ def test_an_unknown_system_is_one_line(tmp_path):
             "ganzoo-fastcut",
             "ganzoo-fastcut-b1",
             "ganzoo-fastcut-ref",
+            "ganzoo-fastcut-ref-layers",
         ]
     )
 

@@ -19,6 +19,7 @@ from ganzoo.components import AdversarialLoss, Discriminator, Generator
 from ganzoo.errors import GanzooError
 
 INITS = ("xavier", "normal")
+NCE_LAYERS = ("blocks", "reference")
 
 
 def init_weights(module: nn.Module, init: str) -> None:
@@ -114,6 +115,9 @@ class ResnetGenerator(Generator):
         init: ``xavier`` (CUT's) or ``normal`` (CycleGAN's), see ``init_weights``.
         antialias: blurred resampling, as CUT's reference (about 1.6x the CPU time per image);
             strided and transposed convolutions without it.
+        nce_layers: the maps ``features`` gives PatchNCE: ``blocks``, each block's output
+            (after its norm and ReLU), or ``reference``, the reference's ``--nce_layers
+            0,4,8,12,16`` (see ``features``).
     """
 
     def __init__(
@@ -124,10 +128,16 @@ class ResnetGenerator(Generator):
         blocks: int = 6,
         init: str = "xavier",
         antialias: bool = False,
+        nce_layers: str = "blocks",
     ):
         super().__init__()
         if size[0] % 4 or size[1] % 4:
             raise GanzooError(f"cut-resnet-generator needs H and W divisible by 4, got {size}")
+        if nce_layers not in NCE_LAYERS:
+            raise GanzooError(
+                f"nce_layers must be one of {', '.join(NCE_LAYERS)}, got {nce_layers!r}"
+            )
+        self.nce_layers = nce_layers
         self.encoder = nn.ModuleList(
             [
                 nn.Sequential(nn.ReflectionPad2d(3), *conv_block(channels, width, 7)),
@@ -148,14 +158,30 @@ class ResnetGenerator(Generator):
         return self.decoder(x)
 
     def features(self, x: Tensor) -> list[Tensor]:
-        """The image, the first convolution's map, both downsampling maps and the first
-        residual block's, each after its norm and ReLU. The reference's own layers (0, 4, 8, 12
-        and 16: the downsampling convolutions before their norm, residual blocks 1 and 5) were
-        measured in docs/peers: no lower FID after 800 CPU-seconds, and 1.4x slower per step."""
+        """With ``nce_layers="blocks"``: the image, the first convolution's map, both
+        downsampling maps and the first residual block's, each after its norm and ReLU. With
+        ``reference``: the padded image, each downsampling convolution's map before its norm
+        (with ``antialias``, before the blur too: at full and half resolution), and the first and
+        fifth residual blocks' (docs/peers compares the two)."""
+        if self.nce_layers == "reference":
+            return self._reference_features(x)
         out = [x]
         for layer in self.encoder[:4]:
             x = layer(x)
             out.append(x)
+        return out
+
+    def _reference_features(self, x: Tensor) -> list[Tensor]:
+        stem, *downs = self.encoder[:3]
+        out = [stem[0](x)]  # the reflection-padded image
+        x = stem(x)
+        for down in downs:
+            out.append(down[0](x))  # the convolution, before its norm
+            x = down[1:](out[-1])
+        for index, block in enumerate(self.encoder[3:8]):
+            x = block(x)
+            if index in (0, 4):
+                out.append(x)
         return out
 
 

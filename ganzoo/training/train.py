@@ -2,8 +2,9 @@
 
 A run directory holds ``config.json`` (model config, resolved recipe, run settings, versions),
 ``checkpoints/step-N.safetensors`` (written atomically; the newest ``keep_checkpoints`` kept),
-``samples/step-N.png`` (enlarged to be readable, ``ganzoo.io.images``), ``metrics.csv``,
-TensorBoard events, ``losses.png`` and ``export/``.
+``samples/step-N.png`` (enlarged to be readable, ``ganzoo.io.images``) and the inputs they show
+(``samples/preview-inputs.safetensors``), ``metrics.csv``, TensorBoard events, ``losses.png`` and
+``export/``.
 
 As in StyleGAN2-ADA's training loop, the work is in three parts: ``_prepare`` sets everything up
 (settings, model, optimizers, data, resumed state) before anything is written; ``_loop`` only

@@ -390,7 +390,9 @@ def report_text(table: list[str]) -> str:
         "in ganzoo: a ResNet generator of 6 blocks at width 64, batch 8, Adam 2e-4); "
         "`ganzoo-fastcut-b1` is `fast` at the reference's batch 1 and 9 blocks, and "
         "`ganzoo-fastcut-ref` (the recipe `fast-reference`) that with the reference's blurred "
-        "resampling, flip equivariance and mirrored training images as well.",
+        "resampling, flip equivariance and mirrored training images as well, and "
+        "`ganzoo-fastcut-ref-layers` that with PatchNCE on the reference's own layers. "
+        "`NAME@2` is a second run of system NAME from the start (ganzoo's with seed 1).",
         "",
         "Local patches, applied by the benchmark's launcher and not to the reference's files: "
         "`CycleGANModel.data_dependent_initialize` takes the `data` argument its `train.py` "

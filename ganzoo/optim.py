@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,6 +31,13 @@ def make_optimizer(
     raise GanzooError(f"unknown optimizer {name!r}; choose adam, adamw, rmsprop or sgd")
 
 
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN has native bf16 kernels here. Without them (an AVX2-only CPU) the
+    translator's bf16 training step measured 10x slower than fp32 (docs/benchmarks.md)."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
 class Stepper:
     """Runs backward and optimizer steps under the chosen precision.
 
@@ -45,6 +53,12 @@ class Stepper:
             raise GanzooError(f"unknown precision {precision!r}; choose {', '.join(PRECISIONS)}")
         if precision == "fp16" and device.type != "cuda":
             raise GanzooError("fp16 needs a CUDA device; use --precision bf16 on CPU")
+        if precision == "bf16" and device.type == "cpu" and not cpu_has_bf16():
+            warnings.warn(
+                "this CPU has no bf16 instructions (AVX512-BF16 or AMX), so bf16 runs emulated "
+                "and many times slower than fp32 (docs/benchmarks.md); --precision fp32 is faster",
+                stacklevel=2,
+            )
         self.optimizers = optimizers
         self.device_type = device.type
         self.dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)

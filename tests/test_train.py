@@ -287,6 +287,27 @@ def test_bf16_autocast_on_cpu(tmp_path):
     )
 
 
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_on_a_cpu_without_bf16_instructions_warns(monkeypatch, native):
+    """An AVX2-only CPU emulates bf16, far slower than fp32: say so before a long run starts."""
+    import warnings
+
+    from ganzoo.optim import Stepper
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Stepper({"g": optimizer}, torch.device("cpu"), "bf16")
+        Stepper({"g": optimizer}, torch.device("cpu"), "fp32")
+    messages = [str(w.message) for w in caught]
+    if native:
+        assert messages == []
+    else:
+        assert len(messages) == 1 and "no bf16 instructions" in messages[0]
+
+
 def test_fp16_needs_cuda(tmp_path):
     opts = options(tmp_path, "dcgan", steps=2)
     opts.precision = "fp16"
@@ -555,3 +576,14 @@ def test_generator_ema_resumes_exactly_and_is_what_export_and_load_use(tmp_path)
         assert torch.equal(value, a["model/ema.generator.module." + key]), key
     with pytest.raises(GanzooError, match="ema"):
         train(options(tmp_path, "dcgan", steps=2, name="bad", ema=1.5))
+
+
+def test_generator_ema_leaves_the_trained_weights_as_they_are(tmp_path):
+    """EMA only averages: with the same seed, a run with ``ema`` trains the very weights a run
+    without it does, for a translator with flips too. So a checkpoint's trained weights stand
+    for the run without EMA (benchmarks/peers.py scores both)."""
+    extra = {"flip": True, "flip_equivariance": True}
+    plain = final_weights(train(options(tmp_path, "cut", steps=4, name="plain", **extra)))
+    averaged = final_weights(train(options(tmp_path, "cut", steps=4, name="ema", ema=0.9, **extra)))
+    assert plain and all(torch.equal(plain[k], averaged[k]) for k in plain)
+    assert any(k.startswith("model/ema.") for k in averaged)

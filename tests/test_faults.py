@@ -229,6 +229,18 @@ def test_a_full_disk_while_checkpointing_is_one_line(tmp_path, capsys, monkeypat
     assert not list((run / "checkpoints").iterdir())  # no temporary file left behind
 
 
+def test_a_full_disk_at_the_first_write_names_the_file(tmp_path, capsys, monkeypatch):
+    def full(tensors, path, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(ganzoo.io.checkpoints, "save_file", full)
+    run = tmp_path / "run"
+    code, _, err = cli(["run", "dcgan", *TINY_RUN, "--steps", "2", "--out", str(run)], capsys)
+    line = one_line(code, err.strip().splitlines()[-1])
+    assert "preview-inputs.safetensors" in line and "No space left on device" in line
+    assert f"remove {run} and start again" in line
+
+
 # ---------------------------------------------------------------------------------------------
 # the top-level guard
 

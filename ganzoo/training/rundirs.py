@@ -308,7 +308,14 @@ class RunDirectory:
         from ganzoo.hub.export import PREVIEW_INPUTS
         from ganzoo.io.checkpoints import atomic_save
 
-        atomic_save({"inputs": inputs.contiguous()}, {}, self.path / PREVIEW_INPUTS)
+        path = self.path / PREVIEW_INPUTS
+        try:
+            atomic_save({"inputs": inputs.contiguous()}, {}, path)
+        except OSError as exc:  # written before the first step: nothing to lose yet
+            raise GanzooError(
+                f"cannot write {path}: {exc.strerror or exc}; free space, remove {self.path} "
+                "and start again"
+            ) from None
 
     def latest_samples(self) -> Path | None:
         samples = sorted(

@@ -15,6 +15,9 @@ run uses seed K-1; the references are not seeded):
 
     python benchmarks/peers.py --ref ... --systems fastcut@2 --seconds 1600,3200
 
+Each point records the CPU it was measured on (``this_machine``); a ganzoo system's curve is not
+extended on a different one, since a CPU-second buys different work on each.
+
 Every system trains on one thread (``OMP_NUM_THREADS=1``, no data-loader workers) on CelebA ->
 anime at 64x64: the references read the very 64x64 images ganzoo trains on, exported once as PNG
 (``--load_size 64 --crop_size 64``, their default flips). Each is stopped at the CPU-seconds in
@@ -89,6 +92,12 @@ GANZOO = {
         },
     },
 }
+# and with generator EMA 0.999, which changes what is exported, not what is trained: each point
+# is scored twice, with the average and (NAME.trained) with the checkpoint's trained weights
+GANZOO["ganzoo-fastcut-ref-layers-ema"] = {
+    **GANZOO["ganzoo-fastcut-ref-layers"],
+    "overrides": {**GANZOO["ganzoo-fastcut-ref-layers"]["overrides"], "ema": 0.999},
+}
 SHARED = [
     "--gpu_ids",
     "-1",
@@ -145,7 +154,8 @@ import json, os, runpy, sys, time
 from pathlib import Path
 import torch
 ref, points, out, eval_file = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
-sys.argv = [str(Path(ref) / "train.py"), *sys.argv[5:]]
+machine = sys.argv[5]
+sys.argv = [str(Path(ref) / "train.py"), *sys.argv[6:]]
 sys.path.insert(0, ref)
 import models
 from models import cycle_gan_model
@@ -170,7 +180,8 @@ def checkpoint(model, seconds):
     torch.save({"eval": translate(net, faces["eval"]), "grid": translate(net, faces["grid"])},
                folder / "translations.pt")
     (folder / "point.json").write_text(json.dumps(
-        {"cpu_seconds": seconds, "images_seen": images[0], "wall": time.time()}))
+        {"cpu_seconds": seconds, "images_seen": images[0], "wall": time.time(),
+         "machine": machine}))
     excluded[0] += time.process_time() - started
 
 create = models.create_model
@@ -211,7 +222,7 @@ def train_reference(name: str, ref: Path, data: Path, points: list[int], out: Pa
     args = [*SHARED, *REFERENCES[base], "--dataroot", str(data), "--name", base]
     args += ["--checkpoints_dir", str(folder / "checkpoints")]
     command = [sys.executable, "-c", LAUNCHER, str(ref), json.dumps(points), str(folder)]
-    command += [str(data / "eval.pt"), *args]
+    command += [str(data / "eval.pt"), this_machine(), *args]
     env = {**os.environ, **ONE_THREAD}
     with open(folder / "train.log", "w") as log:
         subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
@@ -238,6 +249,7 @@ def train_ganzoo(name: str, data: Path, points: list[int], out: Path) -> None:
     done = {
         int(p.parent.name[3:]): json.loads(p.read_text()) for p in folder.glob("cpu*/point.json")
     }
+    check_same_machine(name, done.values())
     last = max(done.values(), key=seconds_of, default={"cpu_seconds": 0, "images_seen": 0})
     trained, steps = float(last["cpu_seconds"]), last["images_seen"] // batch
     rate = steps / trained if steps else None
@@ -252,18 +264,69 @@ def train_ganzoo(name: str, data: Path, points: list[int], out: Path) -> None:
                 break
             todo = max(1, round((seconds - trained) * rate))
         model = ganzoo.load(str(folder / "run"), device="cpu")
-        point = folder / f"cpu{seconds}"
-        point.mkdir(parents=True, exist_ok=True)
-        translations = {
-            key: (model.translate(images.float() / 255) * 255).round().byte()
-            for key, images in faces.items()
-        }
-        torch.save(translations, point / "translations.pt")
-        (point / "point.json").write_text(
-            json.dumps(
-                {"cpu_seconds": round(trained), "images_seen": steps * batch, "wall": time.time()}
-            )
+        row = {"cpu_seconds": round(trained), "images_seen": steps * batch}
+        save_point(folder / f"cpu{seconds}", model, faces, row)
+        if system["overrides"].get("ema"):  # and the weights trained, not their average
+            load_trained_weights(model, folder / "run")
+            save_point(out / f"{name}{TRAINED}" / f"cpu{seconds}", model, faces, row)
+
+
+TRAINED = ".trained"  # beside an EMA system's folder: the same points, scored without the EMA
+
+
+def save_point(point: Path, model, faces: dict, row: dict) -> None:
+    """A point's translations of the eval and grid faces, and its point.json."""
+    import torch
+
+    point.mkdir(parents=True, exist_ok=True)
+    translations = {
+        key: (model.translate(images.float() / 255) * 255).round().byte()
+        for key, images in faces.items()
+    }
+    torch.save(translations, point / "translations.pt")
+    row = {**row, "wall": time.time(), "machine": this_machine()}
+    (point / "point.json").write_text(json.dumps(row))
+
+
+def load_trained_weights(model, run_dir: Path) -> None:
+    """Puts the last checkpoint's trained weights in place of the EMA ones ``ganzoo.load``
+    gave each exported network."""
+    from safetensors.torch import load_file
+
+    from ganzoo.io.checkpoints import list_checkpoints
+
+    state = load_file(str(list_checkpoints(run_dir)[-1][1]))
+    for net_name, net in model.exported().items():
+        prefix = f"model/{net_name}."
+        net.load_state_dict(
+            {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
         )
+
+
+def this_machine() -> str:
+    """The CPU a point's seconds were measured on: its model and the widest vector instructions
+    PyTorch uses there. A CPU-second on an AVX2-only EPYC trains about a fifth of what one on
+    an AVX512 EPYC did (docs/peers), so curves from two machines must not be joined."""
+    import platform
+
+    import torch
+
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    model = names[0] if names else platform.processor() or "unknown CPU"
+    return f"{model}, {torch.backends.cpu.get_cpu_capability()}"
+
+
+def check_same_machine(name: str, points) -> None:
+    """One line, not a curve that silently joins two machines' CPU-seconds."""
+    here = this_machine()
+    for point in points:
+        if point.get("machine", here) != here:
+            sys.exit(
+                f"error: {name}'s points were measured on {point['machine']}, and this machine "
+                f"is {here}; CPU-seconds differ between machines: use another --out"
+            )
 
 
 def train_stage(system: dict, recipe: str, run_dir: Path, steps: int, todo: int) -> float:
@@ -341,10 +404,22 @@ def write_report(rows: list[dict], out: Path, docs: Path) -> None:
         f"{r['kid']:.4f} |"
         for r in rows
     ]
+    lines += ["", machines_line(rows)]
     (docs / "README.md").write_text(report_text(lines))
     last_points = [max((r for r in rows if r["system"] == s), key=seconds_of) for s in systems]
     face_grid(out, last_points, docs / "peers-grid.jpg")
     print("\n".join(lines))
+
+
+def machines_line(rows: list[dict]) -> str:
+    """Which CPU each system's seconds were measured on (points from before it was recorded:
+    "not recorded")."""
+    machines: dict[str, list[str]] = {}
+    for row in rows:
+        systems = machines.setdefault(row.get("machine", "not recorded"), [])
+        if row["system"] not in systems:
+            systems.append(row["system"])
+    return "Machines: " + "; ".join(f"{m}: {', '.join(s)}" for m, s in machines.items()) + "."
 
 
 def seconds_of(row: dict) -> int:
@@ -391,8 +466,11 @@ def report_text(table: list[str]) -> str:
         "`ganzoo-fastcut-b1` is `fast` at the reference's batch 1 and 9 blocks, and "
         "`ganzoo-fastcut-ref` (the recipe `fast-reference`) that with the reference's blurred "
         "resampling, flip equivariance and mirrored training images as well, and "
-        "`ganzoo-fastcut-ref-layers` that with PatchNCE on the reference's own layers. "
-        "`NAME@2` is a second run of system NAME from the start (ganzoo's with seed 1).",
+        "`ganzoo-fastcut-ref-layers` that with PatchNCE on the reference's own layers, and "
+        "`ganzoo-fastcut-ref-layers-ema` that with generator EMA 0.999 (its `.trained` rows "
+        "score the same checkpoints' trained weights, without the average). `NAME@2` is a "
+        "second run of system NAME from the start (ganzoo's with seed 1). CPU-seconds compare "
+        "only within one machine (the line under the table).",
         "",
         "Local patches, applied by the benchmark's launcher and not to the reference's files: "
         "`CycleGANModel.data_dependent_initialize` takes the `data` argument its `train.py` "
@@ -440,8 +518,11 @@ def main() -> None:
                 train_reference(name, args.ref, data, points, args.out)
             else:
                 train_ganzoo(name, data, points, args.out)
-            print(json.dumps(score(args.out, name)), flush=True)
-    rows = [row for name in systems for row in score(args.out, name)]
+            for scored in (name, name + TRAINED):
+                if (args.out / scored).is_dir():
+                    print(json.dumps(score(args.out, scored)), flush=True)
+    names = [n for s in systems for n in (s, s + TRAINED) if (args.out / n).is_dir()]
+    rows = [row for name in names for row in score(args.out, name)]
     write_report(rows, args.out, args.docs)
 
 

@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
+
+import ganzoo
+from ganzoo.io.checkpoints import list_checkpoints
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "peers.py"
 
@@ -40,6 +44,7 @@ def test_the_report_has_every_point_and_its_pictures(tmp_path, peers):
     peers.write_report(rows, tmp_path / "out", tmp_path / "docs")
     text = (tmp_path / "docs" / "README.md").read_text()
     assert "| improved | 800 | 200 | 150.0 | 0.1500 |" in text
+    assert "Machines: not recorded: cut, improved." in text
     assert (tmp_path / "docs" / "peers-curve.png").stat().st_size > 0
     assert (tmp_path / "docs" / "peers-grid.jpg").stat().st_size > 0
 
@@ -63,6 +68,7 @@ def test_an_unknown_system_is_one_line(tmp_path):
             "ganzoo-fastcut-b1",
             "ganzoo-fastcut-ref",
             "ganzoo-fastcut-ref-layers",
+            "ganzoo-fastcut-ref-layers-ema",
         ]
     )
 
@@ -107,6 +113,54 @@ def test_a_second_run_has_its_own_folder_and_seed(tmp_path, peers, monkeypatch):
     assert [c["run"]["seed"] for c in config] == [0, 1]
     first, second = (torch.load(out / n / "cpu1" / "translations.pt") for n in ("tiny", "tiny@2"))
     assert not torch.equal(first["eval"], second["eval"])
+
+
+def test_a_curve_is_not_extended_on_another_machine(tmp_path, peers, monkeypatch):
+    monkeypatch.setattr(peers, "DOMAINS", ("toon", None))
+    monkeypatch.setitem(peers.GANZOO, "tiny", {"model": "improved", "overrides": {"size": 32}})
+    data = tmp_path / "data"
+    data.mkdir()
+    faces = torch.randint(0, 255, (2, 3, 32, 32), dtype=torch.uint8)
+    torch.save({"eval": faces, "grid": faces}, data / "eval.pt")
+    out = tmp_path / "out"
+    peers.train_ganzoo("tiny", data, [1], out)
+    point = out / "tiny" / "cpu1" / "point.json"
+    row = json.loads(point.read_text())
+    assert row["machine"] == peers.this_machine()
+    point.write_text(json.dumps({**row, "machine": "Other CPU, AVX512"}))
+    with pytest.raises(SystemExit) as info:
+        peers.train_ganzoo("tiny", data, [1, 3], out)
+    message = str(info.value)
+    assert message.startswith("error: tiny's points were measured on Other CPU, AVX512")
+    assert "use another --out" in message and "\n" not in message
+    assert not (out / "tiny" / "cpu3").exists()
+
+
+def test_an_ema_system_is_scored_with_and_without_its_average(tmp_path, peers, monkeypatch):
+    monkeypatch.setattr(peers, "DOMAINS", ("toon", None))
+    tiny = {"model": "improved", "overrides": {"size": 32, "ema": 0.5}}
+    monkeypatch.setitem(peers.GANZOO, "tiny", tiny)
+    data = tmp_path / "data"
+    data.mkdir()
+    faces = torch.randint(0, 255, (2, 3, 32, 32), dtype=torch.uint8)
+    torch.save({"eval": faces, "grid": faces}, data / "eval.pt")
+    out = tmp_path / "out"
+    peers.train_ganzoo("tiny", data, [1], out)
+    averaged, trained = (out / n / "cpu1" for n in ("tiny", "tiny.trained"))
+    rows = [json.loads((p / "point.json").read_text()) for p in (averaged, trained)]
+    assert rows[0]["images_seen"] == rows[1]["images_seen"] > 0
+    first, second = (torch.load(p / "translations.pt") for p in (averaged, trained))
+    assert not torch.equal(first["eval"], second["eval"])
+    # and the trained weights are the checkpoint's, as a run without EMA would export them
+    run = out / "tiny" / "run"
+    model = ganzoo.load(str(run), device="cpu")
+    peers.load_trained_weights(model, run)
+    state = load_file(str(list_checkpoints(run)[-1][1]))
+    networks = model.exported()
+    assert networks
+    for net_name, net in networks.items():
+        for key, value in net.state_dict().items():
+            assert torch.equal(value, state[f"model/{net_name}.{key}"]), key
 
 
 @pytest.mark.parametrize("name", ["fastcut@0", "fastcut@two"])

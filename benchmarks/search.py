@@ -48,6 +48,8 @@ WGAN_GP = {
 }
 
 WIDTH_32 = {"generator_args": {"width": 32, "stem_skip": True}, "discriminator_args": {"width": 32}}
+# the paper's widths (ResNet-18's 64 channels), with the stem skip the searches kept
+WIDTH_64 = {"generator_args": {"width": 64, "stem_skip": True}, "discriminator_args": {"width": 64}}
 
 EXPERIMENTS = {
     # name: model, target data, source data (translators), base overrides, metrics, candidates;
@@ -75,6 +77,7 @@ EXPERIMENTS = {
             "ls batch 32": {**LS, "batch_size": 32},
             "ls width 32": {**LS, **WIDTH_32},
             "ls+augment width 32": {**LS, "augment": AUGMENT, **WIDTH_32},
+            "ls+augment width 64": {**LS, "augment": AUGMENT, **WIDTH_64},
             "ls+augment lr 2e-4": {**LS, "augment": AUGMENT, "lr_g": 2e-4, "lr_d": 2e-4},
             "ls+augment no colour": {**LS, "augment": "translation,cutout"},
             "ls+augment identity 2": {**LS, "augment": AUGMENT, "lambda_identity": 2.0},

@@ -37,6 +37,19 @@ def fake_results(out: Path, systems: dict[str, list[float]]) -> None:
             (point / "point.json").write_text(json.dumps({**row, "kid": fid / 1000, "n": 8}))
 
 
+def tiny_system(peers, monkeypatch, tmp_path: Path, overrides: dict | None = None):
+    """A ganzoo system "tiny" (improved at 32x32) on the embedded toon set, two eval faces;
+    returns the data folder and the output folder."""
+    monkeypatch.setattr(peers, "DOMAINS", ("toon", None))  # the embedded set: no real data
+    system = {"model": "improved", "overrides": {"size": 32, **(overrides or {})}}
+    monkeypatch.setitem(peers.GANZOO, "tiny", system)
+    data = tmp_path / "data"
+    data.mkdir()
+    faces = torch.randint(0, 255, (2, 3, 32, 32), dtype=torch.uint8)
+    torch.save({"eval": faces, "grid": faces}, data / "eval.pt")
+    return data, tmp_path / "out"
+
+
 def test_the_report_has_every_point_and_its_pictures(tmp_path, peers):
     fake_results(tmp_path / "out", {"cut": [300.0, 250.0], "improved": [200.0, 150.0]})
     rows = [row for name in ("cut", "improved") for row in peers.score(tmp_path / "out", name)]
@@ -100,13 +113,7 @@ def test_a_ganzoo_system_extends_its_curve_without_training_again(tmp_path, peer
 
 
 def test_a_second_run_has_its_own_folder_and_seed(tmp_path, peers, monkeypatch):
-    monkeypatch.setattr(peers, "DOMAINS", ("toon", None))
-    monkeypatch.setitem(peers.GANZOO, "tiny", {"model": "improved", "overrides": {"size": 32}})
-    data = tmp_path / "data"
-    data.mkdir()
-    faces = torch.randint(0, 255, (2, 3, 32, 32), dtype=torch.uint8)
-    torch.save({"eval": faces, "grid": faces}, data / "eval.pt")
-    out = tmp_path / "out"
+    data, out = tiny_system(peers, monkeypatch, tmp_path)
     for name in ("tiny", "tiny@2"):
         peers.train_ganzoo(name, data, [1], out)
     config = [json.loads((out / n / "run" / "config.json").read_text()) for n in ("tiny", "tiny@2")]
@@ -116,13 +123,7 @@ def test_a_second_run_has_its_own_folder_and_seed(tmp_path, peers, monkeypatch):
 
 
 def test_a_curve_is_not_extended_on_another_machine(tmp_path, peers, monkeypatch):
-    monkeypatch.setattr(peers, "DOMAINS", ("toon", None))
-    monkeypatch.setitem(peers.GANZOO, "tiny", {"model": "improved", "overrides": {"size": 32}})
-    data = tmp_path / "data"
-    data.mkdir()
-    faces = torch.randint(0, 255, (2, 3, 32, 32), dtype=torch.uint8)
-    torch.save({"eval": faces, "grid": faces}, data / "eval.pt")
-    out = tmp_path / "out"
+    data, out = tiny_system(peers, monkeypatch, tmp_path)
     peers.train_ganzoo("tiny", data, [1], out)
     point = out / "tiny" / "cpu1" / "point.json"
     row = json.loads(point.read_text())
@@ -137,14 +138,7 @@ def test_a_curve_is_not_extended_on_another_machine(tmp_path, peers, monkeypatch
 
 
 def test_an_ema_system_is_scored_with_and_without_its_average(tmp_path, peers, monkeypatch):
-    monkeypatch.setattr(peers, "DOMAINS", ("toon", None))
-    tiny = {"model": "improved", "overrides": {"size": 32, "ema": 0.5}}
-    monkeypatch.setitem(peers.GANZOO, "tiny", tiny)
-    data = tmp_path / "data"
-    data.mkdir()
-    faces = torch.randint(0, 255, (2, 3, 32, 32), dtype=torch.uint8)
-    torch.save({"eval": faces, "grid": faces}, data / "eval.pt")
-    out = tmp_path / "out"
+    data, out = tiny_system(peers, monkeypatch, tmp_path, {"ema": 0.5})
     peers.train_ganzoo("tiny", data, [1], out)
     averaged, trained = (out / n / "cpu1" for n in ("tiny", "tiny.trained"))
     rows = [json.loads((p / "point.json").read_text()) for p in (averaged, trained)]

@@ -125,6 +125,15 @@ EXPERIMENTS = {
                 "size": 64,
                 "lambda_identity": 5.0,
             },
+            # the zoo's anime recipe (width 32): does its content hold on toon?
+            "ls+augment 64x64 width 32": {**LS, "augment": AUGMENT, "size": 64, **WIDTH_32},
+            "ls+augment 64x64 width 32 identity 5": {
+                **LS,
+                "augment": AUGMENT,
+                "size": 64,
+                "lambda_identity": 5.0,
+                **WIDTH_32,
+            },
             "ls+ema": {**LS, "ema": 0.999},
             "gp+ema": {"ema": 0.999},
             "gp+augment": {"augment": AUGMENT},

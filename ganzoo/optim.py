@@ -31,6 +31,15 @@ def make_optimizer(
     raise GanzooError(f"unknown optimizer {name!r}; choose adam, adamw, rmsprop or sgd")
 
 
+def lr_factor(step: int, total: int, decay_steps: int) -> float:
+    """The learning rates' multiplier at ``step`` (0-based) of a ``total``-step run: 1, then over
+    the last ``decay_steps`` a straight line down to 1 / decay_steps at the last step (CycleGAN's
+    linear decay, which stops short of 0 the same way)."""
+    if decay_steps <= 0:
+        return 1.0
+    return min(1.0, (total - step) / decay_steps)
+
+
 def cpu_has_bf16() -> bool:
     """Whether oneDNN has native bf16 kernels here. Without them (an AVX2-only CPU) the
     translator's bf16 training step measured 10x slower than fp32 (docs/benchmarks.md)."""
@@ -106,6 +115,13 @@ class Stepper:
         for g in grads:
             g.copy_(flat[offset : offset + g.numel()].view_as(g))
             offset += g.numel()
+
+    def scale_lr(self, factor: float) -> None:
+        """Each parameter group's learning rate becomes ``factor`` times the one it started with
+        (kept as ``initial_lr``, torch's schedulers' key, so that checkpoints carry it)."""
+        for optimizer in self.optimizers.values():
+            for group in optimizer.param_groups:
+                group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
 
     def update(self) -> None:
         if self.scaler is not None:

@@ -57,6 +57,9 @@ BASE_RECIPE: dict[str, Any] = {
     "optimizer": "adam",  # adam | adamw | rmsprop | sgd
     "lr_g": 2e-4,
     "lr_d": 2e-4,
+    # CycleGAN's schedule: the last N steps take both learning rates linearly down towards 0
+    # (0: constant). Counted back from the run's end, so it may change on --resume.
+    "lr_decay_steps": 0,
     "betas": [0.5, 0.999],
     "momentum": 0.0,
     "n_critic": 1,  # discriminator steps per generator step
@@ -377,6 +380,11 @@ class Recipe(FrozenMapping):
     @property
     def lr_d(self) -> float:
         return self["lr_d"]
+
+    @property
+    def lr_decay_steps(self) -> int:
+        """Configs from before the schedule have none: constant learning rates."""
+        return self.get("lr_decay_steps") or 0
 
     @property
     def ema(self) -> float:

@@ -23,7 +23,7 @@ MAX_SEED = 2**32 - 1
 # recipe fields the core reads, by what each allows
 _COUNTS = ("batch_size", "n_critic", "log_every", "sample_every", "checkpoint_every")
 _COUNTS += ("keep_checkpoints", "channels")
-_NON_NEGATIVE_INTS = ("num_workers",)
+_NON_NEGATIVE_INTS = ("num_workers", "lr_decay_steps")
 _POSITIVE_NUMBERS = ("lr_g", "lr_d")
 _NON_NEGATIVE_NUMBERS = ("momentum",)
 _SWITCHES = ("ema_warmup", "flip")

@@ -75,6 +75,7 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
         (["--set", "generator_args.nosuch=3"], "takes no argument 'nosuch' (its arguments: "),
         (["--set", "generator_args.width=abc"], "generator_args.width='abc' is not allowed"),
         (["--set", "lr_g=-1"], "lr_g=-1 is not allowed: it takes a number above 0"),
+        (["--set", "lr_decay_steps=-5"], "lr_decay_steps=-5 is not allowed: it takes a whole"),
         (["--set", "betas=[0.5]"], "betas=[0.5] is not allowed"),
         (["--set", "flip=sometimes"], "flip='sometimes' is not allowed: it takes true or false"),
         (["--seed", str(2**70)], f"--seed {2**70} is not allowed: it takes a whole number 0.."),

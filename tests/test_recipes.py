@@ -33,6 +33,7 @@ BASE_AT_CAPTURE = {
     "optimizer": "adam",
     "lr_g": 2e-4,
     "lr_d": 2e-4,
+    "lr_decay_steps": 0,
     "betas": [0.5, 0.999],
     "momentum": 0.0,
     "n_critic": 1,

@@ -22,6 +22,7 @@ import ganzoo
 from ganzoo.errors import GanzooError
 from ganzoo.io.checkpoints import list_checkpoints, load_checkpoint
 from ganzoo.io.images import save_preview_grid
+from ganzoo.optim import lr_factor
 from ganzoo.training.batches import random_flips
 from ganzoo.training.train import TrainOptions, train
 
@@ -221,6 +222,39 @@ def test_refuses_to_overwrite_a_run(tmp_path):
     with pytest.raises(GanzooError, match="exists and is not empty"):
         train(options(tmp_path, "dcgan", steps=2))
     assert (run_dir / "config.json").is_file()
+
+
+def test_lr_factor_is_constant_then_falls_linearly_over_the_last_steps():
+    assert [lr_factor(step, 8, 4) for step in range(8)] == [1, 1, 1, 1, 1, 0.75, 0.5, 0.25]
+    assert [lr_factor(step, 8, 0) for step in range(8)] == [1.0] * 8
+
+
+def test_lr_decay_anneals_a_resumed_run_exactly_as_one_trained_with_it(tmp_path):
+    # the schedule counts back from the run's end, so a constant-rate run resumed with a longer
+    # --steps and lr_decay_steps is the run that had the schedule from the start
+    whole = train(options(tmp_path, "dcgan", steps=8, name="whole", lr_decay_steps=4))
+    part = train(options(tmp_path, "dcgan", steps=4, name="part"))
+    resumed = train(
+        TrainOptions(
+            model="dcgan",
+            data="toon",
+            resume=str(part),
+            overrides={"steps": 8, "lr_decay_steps": 4},
+            device="cpu",
+            quiet=True,
+        )
+    )
+    a, b = final_weights(whole), final_weights(resumed)
+    assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+    _, state = load_checkpoint(list_checkpoints(resumed)[-1][1])
+    for optimizer in state["optimizers"].values():
+        group = optimizer["param_groups"][0]
+        assert group["initial_lr"] == 2e-4 and group["lr"] == pytest.approx(0.25 * 2e-4)
+    config = json.loads((resumed / "config.json").read_text())
+    assert config["recipe"]["lr_decay_steps"] == 4
+    # without the schedule the same resume ends elsewhere
+    plain = train(options(tmp_path, "dcgan", steps=8, name="plain"))
+    assert not all(torch.equal(a[key], v) for key, v in final_weights(plain).items())
 
 
 def test_resume_rejects_recipe_changes_and_finished_runs(tmp_path):

@@ -32,8 +32,9 @@ except ImportError:  # Windows
 LOCK_NAME = ".lock"
 # folders where an atomic write leaves ``.NAME.*.tmp`` when it is killed mid-write
 _TEMP_FOLDERS = (".", "checkpoints", "samples", "export")
-# what a resumed run may be told again: its own values are accepted, other values refused
-_RESUME_FREE = ("steps", "epochs")
+# what a resumed run may change: its length, and the learning-rate schedule counted back from
+# its end; any other field it may only be told again with its own value
+RESUME_FREE = ("steps", "epochs", "lr_decay_steps")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,7 +255,7 @@ def check_resume(
             "resumed run keeps its data"
         )
     for key, value in overrides.items():
-        if key in _RESUME_FREE or _same(key, value, config["recipe"]):
+        if key in RESUME_FREE or _same(key, value, config["recipe"]):
             continue
         head, _, rest = key.partition(".")
         current = config["recipe"].get(head, "unset")
@@ -262,7 +263,7 @@ def check_resume(
             current = current.get(rest, "unset")
         raise GanzooError(
             f"a resumed run keeps its recipe: {key} is {current!r} in {run_dir}, got {value!r} "
-            "(only --steps or --epochs may change)"
+            "(only steps, epochs and lr_decay_steps may change)"
         )
 
 

@@ -40,11 +40,12 @@ from ganzoo.io.checkpoints import (
     training_state,
 )
 from ganzoo.models import GAN, build, make_config
-from ganzoo.optim import Stepper
+from ganzoo.optim import Stepper, lr_factor
 from ganzoo.recipes import Recipe
 from ganzoo.training.batches import StepBatches, random_flips
 from ganzoo.training.processes import Processes
 from ganzoo.training.rundirs import (
+    RESUME_FREE,
     RunDirectory,
     check_new_run_dir,
     check_resume,
@@ -154,6 +155,7 @@ def _loop(s: Session, run: RunDirectory | None) -> None:
             while step < s.total and not stopping:
                 batch = {role: _to_device(next(it), s.device) for role, it in s.loaders.items()}
                 s.procs.reseed(int(s.run_info["seed"]), step)  # each process draws its own noise
+                s.stepper.scale_lr(lr_factor(step, s.total, recipe.lr_decay_steps))
                 logs = model.train_step(batch, step, s.stepper)
                 s.stepper.update()
                 model.update_ema()
@@ -315,7 +317,7 @@ def _settings(
         check_resume(
             run_dir, config, options.model, options.data, options.source, options.overrides
         )
-        length = {k: v for k, v in options.overrides.items() if k in ("steps", "epochs")}
+        length = {k: v for k, v in options.overrides.items() if k in RESUME_FREE}
         config["recipe"] = Recipe.read(config["recipe"]).replace(**length)
         _record_resume(config["run"])
         return run_dir, config, config["run"]

@@ -1,6 +1,6 @@
 """The README's demo screenshot: `ganzoo demo MODEL` in headless Chromium, one photo uploaded.
 
-    python benchmarks/demo_screenshot.py improved-anime PHOTO.jpg docs/images/demo-improved-anime.png
+    python benchmarks/demo_screenshot.py improved-anime PHOTO.jpg docs/images/demo-anime.png
 
 Needs the demo and test extras (gradio, selenium) and Debian's chromium and chromium-driver, as
 the demo's browser test does (tests/test_demo.py); nothing is downloaded.

@@ -78,6 +78,13 @@ EXPERIMENTS = {
             "ls width 32": {**LS, **WIDTH_32},
             "ls+augment width 32": {**LS, "augment": AUGMENT, **WIDTH_32},
             "ls+augment width 64": {**LS, "augment": AUGMENT, **WIDTH_64},
+            # the recipe that keeps toon-content at width 32 (translator-toon below)
+            "ls+augment width 32 identity 5": {
+                **LS,
+                "augment": AUGMENT,
+                "lambda_identity": 5.0,
+                **WIDTH_32,
+            },
             "ls+augment lr 2e-4": {**LS, "augment": AUGMENT, "lr_g": 2e-4, "lr_d": 2e-4},
             "ls+augment no colour": {**LS, "augment": "translation,cutout"},
             "ls+augment identity 2": {**LS, "augment": AUGMENT, "lambda_identity": 2.0},

@@ -510,6 +510,12 @@ def translate(
 @click.option("--device", default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--report", type=click.Path(), help="Also write an HTML page: pictures, metrics.")
+@click.option(
+    "--no-card",
+    is_flag=True,
+    help="Leave the model's card as it is (by default a run's or folder's card records the "
+    "figures): for checks with another seed or n.",
+)
 def eval_command(
     model_or_images: str,
     data: str,
@@ -523,6 +529,7 @@ def eval_command(
     device: str,
     as_json: bool,
     report: str | None,
+    no_card: bool,
 ) -> None:
     """Metrics of a model, or of images, against a dataset.
 
@@ -548,6 +555,7 @@ def eval_command(
         data_root=data_root,
         size=parse_size(size) if size is not None else None,
         reverse=reverse,
+        update_card=not no_card,
     )
     if as_json:
         _echo_json([r.as_dict() for r in results])

@@ -159,20 +159,6 @@ def test_reverse_results_stay_out_of_the_card(tmp_path):
     assert "| swd/avg |" in (folder / "README.md").read_text()
 
 
-def test_cli_eval_no_card_leaves_the_card_as_it_is(tmp_path, capsys):
-    gan = ganzoo.create(
-        "improved", size=32, generator_args={"width": 8}, discriminator_args={"width": 8}
-    )
-    folder = Path(gan.save_pretrained(str(tmp_path / "model"), data="toon"))
-    card = (folder / "README.md").read_text()
-    args = ["eval", str(folder), "--data", "toon", "--metrics", "swd", "-n", "16"]
-    main([*args, "--device", "cpu", "--seed", "1", "--no-card"])
-    assert "swd/avg" in capsys.readouterr().out
-    assert (folder / "README.md").read_text() == card
-    main([*args, "--device", "cpu"])
-    assert "| swd/avg |" in (folder / "README.md").read_text()
-
-
 def test_translator_on_toon_with_the_shipped_classifier(monkeypatch):
     from ganzoo.data import toon_classifier
 
@@ -218,6 +204,17 @@ def model_folder(tmp_path):
         "dcgan", size=32, generator_args={"width": 8}, discriminator_args={"width": 8}
     )
     return gan.save_pretrained(str(tmp_path / "model"), data="toon")
+
+
+def test_cli_eval_no_card_leaves_the_card_as_it_is(model_folder, capsys):
+    folder = Path(model_folder)
+    card = (folder / "README.md").read_text()
+    args = ["eval", model_folder, "--data", "toon", "--metrics", "swd", "-n", "16"]
+    main([*args, "--device", "cpu", "--seed", "1", "--no-card"])
+    assert "swd/avg" in capsys.readouterr().out
+    assert (folder / "README.md").read_text() == card
+    main([*args, "--device", "cpu"])
+    assert "| swd/avg |" in (folder / "README.md").read_text()
 
 
 def test_results_go_into_the_model_card(model_folder):

@@ -86,6 +86,20 @@ EXPERIMENTS = {
                 **WIDTH_32,
             },
             "ls+augment lr 2e-4": {**LS, "augment": AUGMENT, "lr_g": 2e-4, "lr_d": 2e-4},
+            # two ways to keep the discriminators from outpacing the generators: R1 (gamma by
+            # StyleGAN2-ADA's rule, 0.0002 * 64^2 / 8) or a slower rate; neither gained to 24,000
+            "ls+augment width 32 r1 0.1": {
+                "loss": "least-squares",
+                "loss_args": {"r1_gamma": 0.1},
+                "augment": AUGMENT,
+                **WIDTH_32,
+            },
+            "ls+augment width 32 lr_d 1.25e-4": {
+                **LS,
+                "augment": AUGMENT,
+                "lr_d": 1.25e-4,
+                **WIDTH_32,
+            },
             "ls+augment no colour": {**LS, "augment": "translation,cutout"},
             "ls+augment identity 2": {**LS, "augment": AUGMENT, "lambda_identity": 2.0},
             "ls+augment identity 5": {**LS, "augment": AUGMENT, "lambda_identity": 5.0},

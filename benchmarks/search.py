@@ -89,7 +89,7 @@ EXPERIMENTS = {
             # two ways to keep the discriminators from outpacing the generators: R1 (gamma by
             # StyleGAN2-ADA's rule, 0.0002 * 64^2 / 8) or a slower rate; neither gained to 24,000
             "ls+augment width 32 r1 0.1": {
-                "loss": "least-squares",
+                **LS,
                 "loss_args": {"r1_gamma": 0.1},
                 "augment": AUGMENT,
                 **WIDTH_32,

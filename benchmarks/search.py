@@ -100,6 +100,22 @@ EXPERIMENTS = {
                 "lr_d": 1.25e-4,
                 **WIDTH_32,
             },
+            # device_run.py's batch: at equal images, does batch 32 keep up with the entry's 8? (and
+            # with the rate x2, by Adam's square-root rule for 4x the batch)
+            "ls+augment width 32 batch 32": {
+                **LS,
+                "augment": AUGMENT,
+                "batch_size": 32,
+                **WIDTH_32,
+            },
+            "ls+augment width 32 batch 32 lr 1e-3": {
+                **LS,
+                "augment": AUGMENT,
+                "batch_size": 32,
+                "lr_g": 1e-3,
+                "lr_d": 1e-3,
+                **WIDTH_32,
+            },
             "ls+augment no colour": {**LS, "augment": "translation,cutout"},
             "ls+augment identity 2": {**LS, "augment": AUGMENT, "lambda_identity": 2.0},
             "ls+augment identity 5": {**LS, "augment": AUGMENT, "lambda_identity": 5.0},

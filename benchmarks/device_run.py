@@ -16,7 +16,8 @@ tree is made importable with a minimal ``.dist-info`` per distribution (its entr
 the registry reads). It trains `improved-anime`'s recipe in stages, sized by a timed warm-up to
 fill ``--minutes``, and after each stage writes a zoo entry (fp16, `make_zoo_entry`) as one
 .tar under $OUT: at most 8 files of 16 MiB come back. ``score`` gives each entry FID and KID at
-n=1,000 on the same faces as docs/search/translator-anime.md, beside the bundled entry's.
+n=1,000 on the same faces as docs/search/translator-anime.md, beside the bundled entry's, and a
+grid of the same 8 faces translated by each.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     score = sub.add_parser("score", help="here: FID and KID of each entry brought back")
     score.add_argument("folder", help="the device call's files_at")
     score.add_argument("-n", type=int, default=1000)
+    score.add_argument("--grid", default="runs/device-grid.jpg", help="the 8 faces, translated")
     args = parser.parse_args(argv)
     commands = {
         "pack": pack,
@@ -169,12 +171,17 @@ def restore(args) -> int:
 
 
 def score_entries(args) -> int:
-    """FID and KID of the bundled entry and of each entry brought back, on the same faces."""
+    """FID and KID of the bundled entry and of each entry brought back, on the same faces, and
+    a grid of the same 8 CelebA faces translated by each (search.py's)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import search
+
     tars = sorted(Path(args.folder).glob("*.tar"), key=lambda p: int(p.stem.split("-")[-1]))
     if not tars:
         return fail(f"no entries (*.tar) in {args.folder}")
     print("| entry | images seen | FID | KID |\n|---|---|---|---|")
     score_row("improved-anime", "the bundled entry", args.n)
+    rows = [{"run_dir": "improved-anime", "label": "improved-anime"}]
     with tempfile.TemporaryDirectory() as scratch:
         for path in tars:
             with tarfile.open(path) as archive:
@@ -183,6 +190,10 @@ def score_entries(args) -> int:
             config = json.loads((folder / "config.json").read_text())
             seen = config["training"]["step"] * config["recipe"]["batch_size"]
             score_row(str(folder), path.name, args.n, f"{seen:,}")
+            rows.append({"run_dir": str(folder), "label": f"{seen:,} images"})
+        experiment = search.EXPERIMENTS["translator-anime"]
+        search.face_grid(experiment, rows, Path(args.grid), argparse.Namespace(seed=0))
+    print(f"grid: {args.grid}")
     return 0
 
 

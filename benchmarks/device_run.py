@@ -322,8 +322,10 @@ def write_entry(run_dir: Path, out: Path, images: int) -> None:
     use up the 8 files a call brings back."""
     from ganzoo.hub.zoo_entry import make_zoo_entry
 
-    name = f"improved-anime-{images}"
-    folder = make_zoo_entry(run_dir, name, fp16=True, out=run_dir.parent / name, force=True)
+    name = f"improved-anime-{images}"  # the folder's; the card is the zoo entry's, ready to copy
+    folder = make_zoo_entry(
+        run_dir, "improved-anime", fp16=True, out=run_dir.parent / name, force=True
+    )
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         archive.add(folder, arcname=name)

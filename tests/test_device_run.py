@@ -65,6 +65,9 @@ def test_pack_then_train_with_no_install(device_run, monkeypatch, tmp_path, one_
     config = json.loads((tmp_path / "back" / "improved-anime-12" / "config.json").read_text())
     assert config["training"] == {"data": "anime", "source": "celeba", "step": 6}
     assert config["recipe"]["generator_args"]["width"] == 8
+    card = (tmp_path / "back" / "improved-anime-12" / "README.md").read_text()
+    # ready to take the bundled entry's place: the card names it, not the folder
+    assert "entry: improved-anime\n" in card and "improved-anime-12" not in card
 
 
 def test_the_checkout_registers_every_distribution(device_run, tmp_path):

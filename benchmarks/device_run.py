@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--device", default="auto")
     train.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--set", action="append", default=[], help="KEY=JSON recipe override")
+    train.add_argument(
+        "--set", action="append", default=[], help="KEY=VALUE, as `ganzoo run --set`"
+    )
     score = sub.add_parser("score", help="here: FID and KID of each entry brought back")
     score.add_argument("folder", help="the device call's files_at")
     score.add_argument("-n", type=int, default=1000)
@@ -153,15 +155,13 @@ def slim(args) -> int:
 
 def restore(args) -> int:
     exclude = ROOT / ".git" / "info" / "exclude"
-    lines = exclude.read_text().splitlines(keepends=True) if exclude.is_file() else []
-    kept, skip = [], False
+    lines = iter(exclude.read_text().splitlines(keepends=True) if exclude.is_file() else [])
+    kept = []
     for line in lines:
         if line.strip() == EXCLUDE_MARK:
-            skip = True
-            continue
-        if not skip:
+            next(lines, None)  # the path it marks
+        else:
             kept.append(line)
-        skip = False
     exclude.write_text("".join(kept))
     weights = zoo_weights(tracked=False)
     if weights:
@@ -176,7 +176,9 @@ def score_entries(args) -> int:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import search
 
-    tars = sorted(Path(args.folder).glob("*.tar"), key=lambda p: int(p.stem.split("-")[-1]))
+    tars = sorted(
+        Path(args.folder).glob("improved-anime-*.tar"), key=lambda p: int(p.stem.split("-")[-1])
+    )
     if not tars:
         return fail(f"no entries (*.tar) in {args.folder}")
     print("| entry | images seen | FID | KID |\n|---|---|---|---|")
@@ -257,8 +259,10 @@ def train_stages(args) -> int:
     import torch
 
     torch.backends.cudnn.benchmark = True  # one image size throughout: pick the fastest kernels
+    from ganzoo.recipes import parse_assignments
+
     deadline = time.monotonic() + args.minutes * 60
-    overrides = {**ENTRY_RECIPE, "batch_size": args.batch_size, **parse_sets(args.set)}
+    overrides = {**ENTRY_RECIPE, "batch_size": args.batch_size, **parse_assignments(args.set)}
     out, run_dir = Path(args.out), scratch / "run"
     out.mkdir(parents=True, exist_ok=True)
 
@@ -284,18 +288,6 @@ def train_stages(args) -> int:
         stage(steps)
         write_entry(run_dir, out, steps * args.batch_size)
     return 0
-
-
-def parse_sets(pairs: list[str]) -> dict:
-    """``KEY=JSON`` pairs (``lr_g=2e-4``, ``generator_args={"width": 64}``) as overrides."""
-    overrides = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        try:
-            overrides[key] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[key] = value
-    return overrides
 
 
 def train_to(run_dir: Path, steps: int, overrides: dict, args) -> None:

@@ -36,7 +36,7 @@ def fake_data(root: Path) -> None:
             Image.fromarray(pixels).save(root / folder / f"{i:06d}.png")
 
 
-def test_pack_then_train_with_no_install(device_run, monkeypatch, tmp_path, one_torch_thread):
+def test_pack_then_train_from_the_packed_data(device_run, monkeypatch, tmp_path, one_torch_thread):
     data = tmp_path / "data"
     fake_data(data)
     monkeypatch.setenv("GANZOO_DATA", str(data))
